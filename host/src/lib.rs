@@ -1,0 +1,12 @@
+//! Sluice: a multi-tenant host that runs data connectors as sandboxed WebAssembly
+//! components.
+//!
+//! One module per concern (see `DESIGN.md` §2): [`runtime`] runs components, [`egress`] is
+//! their only way out, [`manifest`] reads what a connector asks for, [`secrets`] keeps
+//! secret values out of every log line, and [`cli`] is the `sluice` command.
+
+pub mod cli;
+pub mod egress;
+pub mod manifest;
+pub mod runtime;
+pub mod secrets;

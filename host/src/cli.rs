@@ -1,0 +1,76 @@
+//! The `sluice` command: `serve`, and `plugin new | build | run | check` for authors.
+
+mod artifact;
+mod plugin_build;
+mod plugin_new;
+mod plugin_run;
+mod serve;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Sluice runs data connectors as sandboxed WebAssembly components.
+#[derive(Debug, Parser)]
+#[command(name = "sluice", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Runs the Sluice server.
+    Serve(serve::ServeArgs),
+    /// Scaffolds, builds and runs connectors.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum PluginCommand {
+    /// Scaffolds a connector crate that builds as it is.
+    New(plugin_new::NewArgs),
+    /// Builds a connector to wasm32-wasip2, checks it against the interface and its
+    /// manifest, and embeds the manifest in the artifact.
+    Build(plugin_build::BuildArgs),
+    /// Runs a connector's sync once, without a server.
+    Run(plugin_run::RunArgs),
+    /// Runs a connector's connection check once, without a server.
+    Check(plugin_run::RunArgs),
+}
+
+/// Parses the command line, runs the command and turns its outcome into an exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SLUICE_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let outcome = runtime.block_on(async {
+        match cli.command {
+            Command::Serve(args) => serve::serve(args).await.map(|()| ExitCode::SUCCESS),
+            Command::Plugin(PluginCommand::New(args)) => plugin_new::new(&args).map(|()| ExitCode::SUCCESS),
+            Command::Plugin(PluginCommand::Build(args)) => plugin_build::build(&args).await.map(|_| ExitCode::SUCCESS),
+            Command::Plugin(PluginCommand::Run(args)) => plugin_run::run(args, crate::runtime::Call::Sync).await,
+            Command::Plugin(PluginCommand::Check(args)) => plugin_run::run(args, crate::runtime::Call::Check).await,
+        }
+    });
+    match outcome {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,94 @@
+//! `sluice plugin build`: builds a connector and packages it with its manifest.
+
+use std::io::BufRead as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use anyhow::{Context as _, bail};
+use sha2::Digest as _;
+
+use super::artifact;
+use crate::manifest::Manifest;
+use crate::runtime::{Limits, Runtime};
+
+/// Options of `sluice plugin build`.
+#[derive(Debug, clap::Args)]
+pub struct BuildArgs {
+    /// The connector's crate (holding `Cargo.toml` and `sluice.toml`).
+    #[arg(default_value = ".")]
+    pub(super) dir: PathBuf,
+}
+
+/// A packaged connector.
+#[derive(Debug)]
+pub struct Built {
+    /// The artifact: the component with its manifest embedded.
+    pub path: PathBuf,
+    /// The manifest.
+    pub manifest: Manifest,
+}
+
+/// Builds, checks and packages; prints path, size and sha256.
+pub async fn build(args: &BuildArgs) -> anyhow::Result<Built> {
+    let dir = &args.dir;
+    let manifest_path = dir.join("sluice.toml");
+    let manifest_text = std::fs::read_to_string(&manifest_path)
+        .with_context(|| format!("cannot read {}: a connector needs a manifest", manifest_path.display()))?;
+    let manifest = Manifest::from_toml(&manifest_text).with_context(|| manifest_path.display().to_string())?;
+    eprintln!("building connector `{}` {} …", manifest.name, manifest.version);
+    let component_path = cargo_build(dir)?;
+    let component = std::fs::read(&component_path)
+        .with_context(|| format!("cannot read {}", component_path.display()))?;
+    let runtime = Runtime::new(None, Limits::default())?;
+    runtime
+        .load(&component, manifest.clone())
+        .with_context(|| format!("{} is not a Sluice connector", component_path.display()))?;
+    let packaged = artifact::embed_manifest(&component, &manifest_text);
+    let out_dir = component_path
+        .parent()
+        .context("the component has no directory")?
+        .join("sluice");
+    std::fs::create_dir_all(&out_dir).with_context(|| format!("cannot create {}", out_dir.display()))?;
+    let path = out_dir.join(format!("{}-{}.wasm", manifest.name, manifest.version));
+    std::fs::write(&path, &packaged).with_context(|| format!("cannot write {}", path.display()))?;
+    println!("{}", path.display());
+    println!("size    {} bytes", packaged.len());
+    println!("sha256  {}", hex::encode(sha2::Sha256::digest(&packaged)));
+    Ok(Built { path, manifest })
+}
+
+/// Runs cargo and returns the component it produced. Cargo's own progress goes to stderr.
+fn cargo_build(dir: &Path) -> anyhow::Result<PathBuf> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut child = Command::new(cargo)
+        .args(["build", "--release", "--target", "wasm32-wasip2", "--message-format=json-render-diagnostics"])
+        .current_dir(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .context("cannot run cargo; is the Rust toolchain installed?")?;
+    let stdout = child.stdout.take().context("cargo's output is missing")?;
+    let mut component = None;
+    for line in std::io::BufReader::new(stdout).lines() {
+        let line = line.context("reading cargo's output")?;
+        let Ok(message) = serde_json::from_str::<serde_json::Value>(&line) else {
+            continue;
+        };
+        if message["reason"] == "compiler-artifact"
+            && message["target"]["crate_types"].as_array().is_some_and(|t| t.iter().any(|c| c == "cdylib"))
+            && let Some(files) = message["filenames"].as_array()
+        {
+            component = files
+                .iter()
+                .filter_map(|f| f.as_str())
+                .find(|f| f.ends_with(".wasm"))
+                .map(PathBuf::from)
+                .or(component);
+        }
+    }
+    let status = child.wait().context("waiting for cargo")?;
+    if !status.success() {
+        bail!("cargo build failed ({status}); see its messages above. Is the target installed? `rustup target add wasm32-wasip2`");
+    }
+    component.context("cargo built no component: the crate needs `crate-type = [\"cdylib\"]`")
+}

@@ -1,0 +1,282 @@
+//! A connector's manifest, `sluice.toml`: the static facts the host checks a connector
+//! against — the hosts and secrets it asks for, its streams, its configuration schema.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::egress::HostPattern;
+
+/// The interface versions this host can run.
+pub const SUPPORTED_API_VERSIONS: &[&str] = &["0.1.0"];
+
+/// The name of the custom section `sluice plugin build` embeds the manifest in.
+pub const MANIFEST_SECTION: &str = "sluice-manifest";
+
+/// Why a manifest or a configuration was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    /// The file could not be read.
+    #[error("cannot read manifest {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The TOML does not parse or does not fit the manifest's shape.
+    #[error("manifest is not valid: {0}")]
+    Parse(String),
+    /// The manifest parses but says something impossible.
+    #[error("manifest is not valid: {0}")]
+    Invalid(String),
+    /// A configuration does not match the connector's schema; one line per problem.
+    #[error("configuration does not match the `{plugin}` connector's schema:\n{}", .problems.join("\n"))]
+    Config {
+        /// The connector.
+        plugin: String,
+        /// What is wrong, each with the JSON path it is at.
+        problems: Vec<String>,
+    },
+}
+
+/// A connector's manifest.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// The connector's name: lower-case letters, digits and `-`.
+    pub name: String,
+    /// The connector's version (semver).
+    pub version: String,
+    /// The `sluice:connector` interface version it was built against.
+    pub api_version: String,
+    /// One paragraph for the marketplace.
+    pub description: String,
+    /// When it runs if the admin sets nothing else: a five-field cron expression.
+    #[serde(default)]
+    pub default_schedule: Option<String>,
+    /// Hosts it asks to reach: `host`, `host:port`, `*.domain`, or `{config.FIELD}` for the
+    /// host of the URL in that configuration field (self-hosted or enterprise servers).
+    #[serde(default)]
+    pub hosts: Vec<String>,
+    /// Event kinds it handles, such as `github.pull_request`.
+    #[serde(default)]
+    pub events: Vec<String>,
+    /// Secrets it asks for, by name.
+    #[serde(default)]
+    pub secrets: BTreeMap<String, SecretRequest>,
+    /// The streams it emits.
+    #[serde(default)]
+    pub streams: Vec<Stream>,
+    /// The JSON Schema its configuration must match.
+    #[serde(default = "empty_object_schema")]
+    pub config_schema: Value,
+}
+
+/// A secret a connector asks for.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretRequest {
+    /// What the secret is and which permissions it needs, for the admin.
+    pub description: String,
+}
+
+/// A stream of records a connector emits.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Stream {
+    /// The stream's name.
+    pub name: String,
+    /// What a record's key is made of.
+    pub key: String,
+    /// What the stream holds.
+    #[serde(default)]
+    pub description: String,
+}
+
+fn empty_object_schema() -> Value {
+    serde_json::json!({ "type": "object" })
+}
+
+impl Manifest {
+    /// Parses and checks a manifest.
+    pub fn from_toml(text: &str) -> Result<Self, ManifestError> {
+        let manifest: Self = toml::from_str(text).map_err(|e| ManifestError::Parse(e.to_string()))?;
+        manifest.validate()?;
+        Ok(manifest)
+    }
+
+    /// Reads, parses and checks a manifest file.
+    pub fn load(path: &Path) -> Result<Self, ManifestError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ManifestError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::from_toml(&text)
+    }
+
+    /// The stream called `name`, if declared.
+    pub fn stream(&self, name: &str) -> Option<&Stream> {
+        self.streams.iter().find(|s| s.name == name)
+    }
+
+    fn validate(&self) -> Result<(), ManifestError> {
+        let invalid = |m: String| Err(ManifestError::Invalid(m));
+        if self.name.is_empty()
+            || !self
+                .name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        {
+            return invalid(format!(
+                "name `{}` must be lower-case letters, digits and `-`",
+                self.name
+            ));
+        }
+        if !SUPPORTED_API_VERSIONS.contains(&self.api_version.as_str()) {
+            return invalid(format!(
+                "api_version `{}` is not one this host runs (it runs {})",
+                self.api_version,
+                SUPPORTED_API_VERSIONS.join(", ")
+            ));
+        }
+        let mut names = BTreeSet::new();
+        for stream in &self.streams {
+            if !names.insert(stream.name.as_str()) {
+                return invalid(format!("stream `{}` is declared twice", stream.name));
+            }
+        }
+        for name in self.secrets.keys() {
+            if name.is_empty()
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            {
+                return invalid(format!(
+                    "secret `{name}` must be lower-case letters, digits and `_`"
+                ));
+            }
+        }
+        for host in &self.hosts {
+            if config_field(host).is_none() {
+                HostPattern::parse(host)
+                    .map_err(|e| ManifestError::Invalid(format!("hosts: {e}")))?;
+            }
+        }
+        jsonschema::validator_for(&self.config_schema)
+            .map_err(|e| ManifestError::Invalid(format!("config_schema: {e}")))?;
+        Ok(())
+    }
+
+    /// Checks a configuration against the schema, listing every problem with its path.
+    pub fn validate_config(&self, config: &Value) -> Result<(), ManifestError> {
+        let validator = jsonschema::validator_for(&self.config_schema)
+            .map_err(|e| ManifestError::Invalid(format!("config_schema: {e}")))?;
+        let problems: Vec<String> = validator
+            .iter_errors(config)
+            .map(|error| {
+                let path = error.instance_path().to_string();
+                let at = if path.is_empty() { "/".to_owned() } else { path };
+                format!("  at {at}: {error}")
+            })
+            .collect();
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ManifestError::Config {
+                plugin: self.name.clone(),
+                problems,
+            })
+        }
+    }
+
+    /// The hosts this connector asks for under this configuration: `{config.FIELD}`
+    /// entries become the host (and port) of the URL in that field, when it is set.
+    pub fn requested_hosts(&self, config: &Value) -> Result<Vec<HostPattern>, ManifestError> {
+        let mut hosts = Vec::new();
+        for entry in &self.hosts {
+            match config_field(entry) {
+                None => hosts.push(
+                    HostPattern::parse(entry)
+                        .map_err(|e| ManifestError::Invalid(format!("hosts: {e}")))?,
+                ),
+                Some(field) => {
+                    let Some(value) = config.get(field).and_then(Value::as_str) else {
+                        continue;
+                    };
+                    let url = url::Url::parse(value).map_err(|e| ManifestError::Config {
+                        plugin: self.name.clone(),
+                        problems: vec![format!("  at /{field}: `{value}` is not a URL: {e}")],
+                    })?;
+                    hosts.push(HostPattern::from_url(&url).map_err(|e| ManifestError::Config {
+                        plugin: self.name.clone(),
+                        problems: vec![format!("  at /{field}: {e}")],
+                    })?);
+                }
+            }
+        }
+        Ok(hosts)
+    }
+}
+
+/// `FIELD` of a `{config.FIELD}` host entry.
+fn config_field(entry: &str) -> Option<&str> {
+    entry.strip_prefix("{config.")?.strip_suffix('}')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MANIFEST: &str = r#"
+name = "github"
+version = "0.1.0"
+api_version = "0.1.0"
+description = "GitHub"
+hosts = ["api.github.com", "{config.api_base_url}"]
+[secrets.github_token]
+description = "token"
+[[streams]]
+name = "members"
+key = "login"
+[config_schema]
+type = "object"
+required = ["org"]
+[config_schema.properties.org]
+type = "string"
+"#;
+
+    #[test]
+    fn a_config_url_field_becomes_a_requested_host() {
+        let manifest = Manifest::from_toml(MANIFEST).expect("valid manifest");
+        let hosts = manifest
+            .requested_hosts(&serde_json::json!({"org": "acme", "api_base_url": "http://127.0.0.1:9000/api/v3"}))
+            .expect("hosts");
+        let shown: Vec<String> = hosts.iter().map(ToString::to_string).collect();
+        assert_eq!(shown, ["api.github.com", "127.0.0.1:9000"]);
+    }
+
+    #[test]
+    fn config_errors_name_the_path() {
+        let manifest = Manifest::from_toml(MANIFEST).expect("valid manifest");
+        let error = manifest
+            .validate_config(&serde_json::json!({"org": 7}))
+            .expect_err("org must be a string");
+        assert!(error.to_string().contains("at /org: 7 is not of type \"string\""), "{error}");
+        let error = manifest
+            .validate_config(&serde_json::json!({}))
+            .expect_err("org is required");
+        assert!(error.to_string().contains("\"org\" is a required property"), "{error}");
+    }
+
+    #[test]
+    fn unknown_keys_and_api_versions_are_refused() {
+        let error = Manifest::from_toml(&MANIFEST.replace("api_version = \"0.1.0\"", "api_version = \"9.0.0\""))
+            .expect_err("unsupported version");
+        assert!(error.to_string().contains("api_version `9.0.0` is not one this host runs"));
+        let error = Manifest::from_toml(&format!("colour = \"red\"\n{MANIFEST}")).expect_err("unknown key");
+        assert!(error.to_string().contains("unknown field `colour`"), "{error}");
+    }
+}

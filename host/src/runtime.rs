@@ -1,0 +1,382 @@
+//! The runtime: runs connector components in sandboxed, capped, per-run stores.
+//!
+//! One [`Runtime`] holds the engine (pooling allocator, epoch interruption, compiled
+//! components cached on disk by digest) and the linker. A [`Plugin`] is a compiled,
+//! pre-linked component with its manifest; every run gets a fresh store with its own
+//! caps, egress and WASI context (no filesystem, environment or sockets).
+
+mod bindings;
+mod host_api;
+mod limits;
+mod log_sink;
+mod outcome;
+mod run_state;
+mod stdio;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use sha2::Digest as _;
+use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use wasmtime::{Engine, Store, UpdateDeadline};
+use wasmtime_wasi::WasiCtx;
+
+pub use limits::Limits;
+pub use log_sink::{Level, LogLine, LogSink, LogWriter, Source};
+pub use outcome::{ConnectorErrorKind, EmittedRecord, RunError, RunOutcome, RunStats, RunStatus};
+
+use crate::egress::{Allowlist, Egress, Grants};
+use crate::manifest::Manifest;
+use crate::secrets::SecretSet;
+use bindings::{Connector, ConnectorPre, types};
+use run_state::{MemoryLimiter, RunState};
+use stdio::StdioCapture;
+
+/// How often the epoch advances: the granularity of CPU deadlines.
+const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Why a component could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// Not a valid WebAssembly component.
+    #[error("not a valid WebAssembly component: {0}")]
+    Compile(String),
+    /// A component, but not a `sluice:connector` connector.
+    #[error("the component does not fit the sluice:connector@0.1.0 world: {0}")]
+    World(String),
+}
+
+/// What a run calls on the connector.
+#[derive(Debug, Clone)]
+pub enum Call {
+    /// The connection check.
+    Check,
+    /// A sync.
+    Sync,
+    /// A webhook or interaction.
+    Event {
+        /// `<service>.<type>`.
+        kind: String,
+        /// The payload as JSON text.
+        json: String,
+    },
+}
+
+/// Everything one run is given.
+pub struct RunContext {
+    /// The install's configuration.
+    pub config: serde_json::Value,
+    /// The secret values the install maps, by the names the manifest requests.
+    pub secrets: SecretSet,
+    /// What the admin granted.
+    pub grants: Grants,
+    /// The state committed by earlier runs.
+    pub state: BTreeMap<String, String>,
+    /// Where log lines go.
+    pub log: Arc<dyn LogSink>,
+}
+
+/// A compiled, pre-linked connector and its manifest.
+#[derive(Clone)]
+pub struct Plugin {
+    pre: ConnectorPre<RunState>,
+    manifest: Arc<Manifest>,
+    digest: String,
+}
+
+impl Plugin {
+    /// The connector's manifest.
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    /// The sha256 of the component's bytes, hex.
+    pub fn digest(&self) -> &str {
+        &self.digest
+    }
+}
+
+/// Advances the engine's epoch until dropped.
+struct EpochTicker {
+    stop: Arc<AtomicBool>,
+}
+
+impl EpochTicker {
+    fn start(engine: Engine) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        std::thread::Builder::new()
+            .name("sluice-epoch".into())
+            .spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    engine.increment_epoch();
+                }
+            })
+            .map(|_| ())
+            .unwrap_or_else(|e| tracing::error!("cannot start the epoch thread; CPU deadlines are off: {e}"));
+        Self { stop }
+    }
+}
+
+impl Drop for EpochTicker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// The engine and linker shared by every run.
+pub struct Runtime {
+    engine: Engine,
+    linker: Linker<RunState>,
+    limits: Limits,
+    _ticker: EpochTicker,
+}
+
+impl Runtime {
+    /// A runtime whose compiled components are cached in `cache_dir` (none: no cache), and
+    /// whose runs are held to `limits`.
+    pub fn new(cache_dir: Option<&Path>, limits: Limits) -> anyhow::Result<Self> {
+        use anyhow::Context as _;
+
+        let mut config = wasmtime::Config::new();
+        config.epoch_interruption(true);
+        config.wasm_component_model(true);
+        let mut pooling = wasmtime::PoolingAllocationConfig::new();
+        pooling
+            .total_component_instances(1_000)
+            .total_core_instances(4_000)
+            .total_memories(2_000)
+            .total_tables(4_000)
+            .total_stacks(1_000)
+            .max_memory_size(limits.memory_bytes);
+        config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pooling));
+        if let Some(dir) = cache_dir {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create the compiled-component cache {}", dir.display()))?;
+            let mut cache = wasmtime::CacheConfig::new();
+            cache.with_directory(dir);
+            config.cache(Some(wasmtime::Cache::new(cache).map_err(|e| anyhow::anyhow!("compiled-component cache: {e}"))?));
+        }
+        let engine = Engine::new(&config).map_err(|e| anyhow::anyhow!("cannot start the wasm engine: {e}"))?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| anyhow::anyhow!("linking WASI: {e}"))?;
+        Connector::add_to_linker::<RunState, HasSelf<RunState>>(&mut linker, |state| state)
+            .map_err(|e| anyhow::anyhow!("linking the connector interface: {e}"))?;
+        Ok(Self {
+            _ticker: EpochTicker::start(engine.clone()),
+            engine,
+            linker,
+            limits,
+        })
+    }
+
+    /// The caps runs are held to.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Compiles (or loads from the cache) and pre-links a component.
+    pub fn load(&self, wasm: &[u8], manifest: Manifest) -> Result<Plugin, LoadError> {
+        let digest = hex::encode(sha2::Sha256::digest(wasm));
+        let component = Component::new(&self.engine, wasm).map_err(|e| LoadError::Compile(format!("{e:#}")))?;
+        let instance_pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| LoadError::World(format!("{e:#}")))?;
+        let pre = ConnectorPre::new(instance_pre).map_err(|e| LoadError::World(format!("{e:#}")))?;
+        Ok(Plugin {
+            pre,
+            manifest: Arc::new(manifest),
+            digest,
+        })
+    }
+
+    /// Runs one call of a connector in a fresh sandbox and reports what it produced.
+    pub async fn run(&self, plugin: &Plugin, call: Call, context: RunContext) -> RunOutcome {
+        let started = Instant::now();
+        let manifest = plugin.manifest();
+        let writer = Arc::new(LogWriter::new(
+            context.log.clone(),
+            context.secrets.redactor(),
+            self.limits.log_line_bytes,
+            self.limits.log_lines,
+        ));
+        let setup = manifest
+            .validate_config(&context.config)
+            .and_then(|()| manifest.requested_hosts(&context.config));
+        let requested = match setup {
+            Ok(hosts) => hosts,
+            Err(error) => return self.setup_failure(RunError::Setup(error.to_string()), &writer, context.state, started),
+        };
+        // A connector gets only the secrets its manifest asks for, whatever it is given.
+        let secrets = SecretSet::new(
+            manifest
+                .secrets
+                .keys()
+                .filter_map(|name| context.secrets.get(name).map(|value| (name.clone(), value.to_owned())))
+                .collect(),
+        );
+        let deadline = started + self.limits.wall_time;
+        let stdout = StdioCapture::new(writer.clone(), Level::Info);
+        let stderr = StdioCapture::new(writer.clone(), Level::Warn);
+        let wasi = WasiCtx::builder().stdout(stdout.clone()).stderr(stderr.clone()).build();
+        let state = RunState {
+            wasi,
+            table: ResourceTable::new(),
+            memory: MemoryLimiter {
+                cap: self.limits.memory_bytes,
+                peak: 0,
+                refused: None,
+            },
+            limits: self.limits.clone(),
+            config: context.config.to_string(),
+            streams: manifest.streams.iter().map(|s| s.name.clone()).collect(),
+            egress: Egress::new(
+                Allowlist::new(requested, context.grants),
+                secrets,
+                self.limits.egress.clone(),
+                deadline,
+            ),
+            log: writer.clone(),
+            state: context.state.clone(),
+            records: Vec::new(),
+            record_bytes: 0,
+            records_by_stream: BTreeMap::new(),
+            cpu_ticks: 0,
+            failure: None,
+        };
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|state| &mut state.memory);
+        let cpu_budget = (self.limits.cpu_time.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64;
+        let cpu_time = self.limits.cpu_time;
+        store.set_epoch_deadline(1);
+        // Each tick that finds the guest executing counts against its CPU budget; in
+        // between it yields, so the wall-clock timeout and other runs get their turn.
+        store.epoch_deadline_callback(move |mut ctx| {
+            let state = ctx.data_mut();
+            state.cpu_ticks += 1;
+            if state.cpu_ticks > cpu_budget {
+                return Err(state.stop(RunError::CpuDeadline(cpu_time)));
+            }
+            Ok(UpdateDeadline::Yield(1))
+        });
+
+        let result = tokio::time::timeout(self.limits.wall_time, invoke(&plugin.pre, &mut store, call)).await;
+        stdout.finish();
+        stderr.finish();
+        let state = store.data_mut();
+        let (status, error, note) = match result {
+            Err(_elapsed) => (RunStatus::Failed, Some(RunError::WallDeadline(self.limits.wall_time)), None),
+            Ok(Err(trap)) => {
+                let error = state.failure.take().unwrap_or_else(|| match state.memory.refused {
+                    Some(desired) => RunError::MemoryCap {
+                        desired,
+                        cap: state.memory.cap,
+                    },
+                    None => classify_trap(&trap),
+                });
+                (RunStatus::Failed, Some(error), None)
+            }
+            Ok(Ok(Ok(note))) => (RunStatus::Succeeded, None, note),
+            Ok(Ok(Err(error))) => {
+                let (kind, message) = connector_error(error);
+                let status = if kind == ConnectorErrorKind::RateLimited {
+                    RunStatus::RateLimited
+                } else {
+                    RunStatus::Failed
+                };
+                (status, Some(RunError::Connector { kind, message }), None)
+            }
+        };
+        if let Some(error) = &error {
+            writer.host(Level::Error, &error.to_string());
+        }
+        let (log_lines, dropped_log_lines) = writer.counts();
+        if dropped_log_lines > 0 {
+            writer.host(
+                Level::Warn,
+                &format!("{dropped_log_lines} log lines were dropped over the run's cap of {}", self.limits.log_lines),
+            );
+        }
+        RunOutcome {
+            status,
+            error,
+            note,
+            records: std::mem::take(&mut state.records),
+            state: std::mem::take(&mut state.state),
+            stats: RunStats {
+                wall_time: started.elapsed(),
+                http_requests: state.egress.requests(),
+                peak_memory_bytes: state.memory.peak,
+                records_by_stream: std::mem::take(&mut state.records_by_stream),
+                log_lines,
+                dropped_log_lines,
+            },
+        }
+    }
+
+    fn setup_failure(
+        &self,
+        error: RunError,
+        writer: &LogWriter,
+        state: BTreeMap<String, String>,
+        started: Instant,
+    ) -> RunOutcome {
+        writer.host(Level::Error, &error.to_string());
+        RunOutcome {
+            status: RunStatus::Failed,
+            error: Some(error),
+            note: None,
+            records: Vec::new(),
+            state,
+            stats: RunStats {
+                wall_time: started.elapsed(),
+                ..RunStats::default()
+            },
+        }
+    }
+}
+
+/// What a call returned: a note on success, the connector's error otherwise; the outer
+/// error is a trap or a failed instantiation.
+type CallResult = wasmtime::Result<Result<Option<String>, types::ConnectorError>>;
+
+async fn invoke(pre: &ConnectorPre<RunState>, store: &mut Store<RunState>, call: Call) -> CallResult {
+    let connector = pre.instantiate_async(&mut *store).await?;
+    match call {
+        Call::Check => Ok(connector.call_check(&mut *store).await?.map(|()| None)),
+        Call::Sync => Ok(connector.call_sync(&mut *store).await?.map(|summary| summary.note)),
+        Call::Event { kind, json } => Ok(connector
+            .call_handle_event(&mut *store, &types::Event { kind, json })
+            .await?
+            .map(|()| None)),
+    }
+}
+
+fn connector_error(error: types::ConnectorError) -> (ConnectorErrorKind, String) {
+    use types::ConnectorError as E;
+    match error {
+        E::Config(m) => (ConnectorErrorKind::Config, m),
+        E::Auth(m) => (ConnectorErrorKind::Auth, m),
+        E::Permission(m) => (ConnectorErrorKind::Permission, m),
+        E::Upstream(m) => (ConnectorErrorKind::Upstream, m),
+        E::RateLimited(seconds) => (
+            ConnectorErrorKind::RateLimited,
+            format!("the service asks to wait {seconds} s; the run ends keeping its cursor and will be retried"),
+        ),
+        E::Internal(m) => (ConnectorErrorKind::Internal, m),
+    }
+}
+
+/// Words for a trap nobody recorded a reason for: a panic, an out-of-bounds access.
+fn classify_trap(trap: &wasmtime::Error) -> RunError {
+    let first_line = trap.to_string();
+    match trap.downcast_ref::<wasmtime::Trap>() {
+        Some(code) => RunError::Crashed(format!("{code} ({first_line})")),
+        None => RunError::Crashed(first_line),
+    }
+}

@@ -1,0 +1,182 @@
+//! The host side of the connector's imports: log, http, records, state, config.
+//!
+//! Every size that comes from the guest is checked here before the host keeps anything.
+//! An import returns `Ok(Err(..))` for what the connector can handle, and `Err(..)` (a
+//! trap) for a broken cap, which ends the run with a precise message.
+
+use super::bindings::sluice::connector::{config, http, log, records, state};
+use super::bindings::types::{self, Auth, HttpError, HttpRequest, HttpResponse, Item};
+use super::log_sink::{Level, Source};
+use super::outcome::{EmittedRecord, RunError};
+use super::run_state::RunState;
+use crate::egress::{Credentials, EgressError, OutboundRequest};
+
+impl types::Host for RunState {}
+
+impl log::Host for RunState {
+    async fn write(&mut self, level: types::Level, message: String, fields: Vec<types::Header>) -> wasmtime::Result<()> {
+        let level = match level {
+            types::Level::Trace => Level::Trace,
+            types::Level::Debug => Level::Debug,
+            types::Level::Info => Level::Info,
+            types::Level::Warn => Level::Warn,
+            types::Level::Error => Level::Error,
+        };
+        let fields = fields
+            .into_iter()
+            .take(self.limits.log_fields)
+            .map(|h| (h.name, h.value))
+            .collect();
+        self.log.write(level, Source::Plugin, &message, fields);
+        Ok(())
+    }
+}
+
+impl http::Host for RunState {
+    async fn send(&mut self, request: HttpRequest) -> wasmtime::Result<Result<HttpResponse, HttpError>> {
+        let outbound = OutboundRequest {
+            method: request.method.to_ascii_uppercase(),
+            url: request.url,
+            headers: request.headers.into_iter().map(|h| (h.name, h.value)).collect(),
+            body: request.body,
+            credentials: request.auth.map(|auth| match auth {
+                Auth::Bearer(secret) => Credentials::Bearer { secret },
+                Auth::Basic(basic) => Credentials::Basic {
+                    username: basic.username,
+                    secret: basic.secret,
+                },
+                Auth::Header(header) => Credentials::Header {
+                    header: header.name,
+                    secret: header.secret,
+                },
+            }),
+        };
+        let method = outbound.method.clone();
+        let url = outbound.url.clone();
+        match self.egress.send(outbound).await {
+            Ok(response) => Ok(Ok(HttpResponse {
+                status: response.status,
+                headers: response
+                    .headers
+                    .into_iter()
+                    .map(|(name, value)| types::Header { name, value })
+                    .collect(),
+                body: response.body,
+            })),
+            Err(error) => {
+                // The connector gets a short variant; the admin reads the whole reason.
+                self.log.host(Level::Warn, &format!("{method} {url}: {error}"));
+                Ok(Err(match error {
+                    EgressError::Denied(message) => HttpError::Denied(message),
+                    EgressError::Timeout => HttpError::Timeout,
+                    EgressError::TooLarge(_) => HttpError::TooLarge,
+                    EgressError::RateLimited(seconds) => HttpError::RateLimited(seconds),
+                    EgressError::Network(message) => HttpError::Network(message),
+                }))
+            }
+        }
+    }
+}
+
+impl records::Host for RunState {
+    async fn emit(&mut self, stream: String, items: Vec<Item>) -> wasmtime::Result<Result<(), String>> {
+        if !self.streams.contains(&stream) {
+            let declared: Vec<&str> = self.streams.iter().map(String::as_str).collect();
+            return Ok(Err(format!(
+                "stream `{}` is not declared in the manifest (declared: {})",
+                cut_name(&stream),
+                declared.join(", ")
+            )));
+        }
+        if items.len() > self.limits.batch_items {
+            return Ok(Err(format!(
+                "a batch of {} records is over the cap of {}",
+                items.len(),
+                self.limits.batch_items
+            )));
+        }
+        for item in &items {
+            if let Err(problem) = self.check_item(item) {
+                return Ok(Err(format!("record `{}` of `{stream}`: {problem}", cut_name(&item.key))));
+            }
+        }
+        let batch_bytes: usize = items.iter().map(|i| i.key.len() + i.json.len()).sum();
+        if self.record_bytes + batch_bytes > self.limits.run_record_bytes {
+            let cap = self.limits.run_record_bytes;
+            return Err(self.stop(RunError::Cap(format!(
+                "the connector emitted more than {cap} bytes of records in one run"
+            ))));
+        }
+        self.record_bytes += batch_bytes;
+        *self.records_by_stream.entry(stream.clone()).or_default() += items.len() as u64;
+        self.records.extend(items.into_iter().map(|item| EmittedRecord {
+            stream: stream.clone(),
+            key: item.key,
+            json: item.json,
+        }));
+        Ok(Ok(()))
+    }
+}
+
+impl RunState {
+    fn check_item(&self, item: &Item) -> Result<(), String> {
+        if item.key.is_empty() || item.key.len() > self.limits.name_bytes {
+            return Err(format!(
+                "the key must be 1 to {} bytes, not {}",
+                self.limits.name_bytes,
+                item.key.len()
+            ));
+        }
+        let size = item.key.len() + item.json.len();
+        if size > self.limits.record_bytes {
+            return Err(format!("{size} bytes, over the cap of {} bytes", self.limits.record_bytes));
+        }
+        if !item.json.trim_start().starts_with('{') {
+            return Err("the record must be a JSON object".into());
+        }
+        serde_json::from_str::<serde::de::IgnoredAny>(&item.json)
+            .map(|_| ())
+            .map_err(|e| format!("not valid JSON: {e}"))
+    }
+}
+
+impl state::Host for RunState {
+    async fn get(&mut self, key: String) -> wasmtime::Result<Option<String>> {
+        Ok(self.state.get(&key).cloned())
+    }
+
+    async fn set(&mut self, key: String, value: String) -> wasmtime::Result<()> {
+        if key.is_empty() || key.len() > self.limits.name_bytes {
+            let cap = self.limits.name_bytes;
+            return Err(self.stop(RunError::Cap(format!(
+                "a state key must be 1 to {cap} bytes, not {}",
+                key.len()
+            ))));
+        }
+        if value.len() > self.limits.state_value_bytes {
+            let cap = self.limits.state_value_bytes;
+            return Err(self.stop(RunError::Cap(format!(
+                "state value `{key}` of {} bytes is over the cap of {cap} bytes",
+                value.len()
+            ))));
+        }
+        if !self.state.contains_key(&key) && self.state.len() >= self.limits.state_entries {
+            let cap = self.limits.state_entries;
+            return Err(self.stop(RunError::Cap(format!("more than {cap} state entries"))));
+        }
+        self.state.insert(key, value);
+        Ok(())
+    }
+}
+
+impl config::Host for RunState {
+    async fn get(&mut self) -> wasmtime::Result<String> {
+        Ok(self.config.clone())
+    }
+}
+
+/// A guest-chosen name shortened for an error message.
+fn cut_name(name: &str) -> &str {
+    let end = (0..=name.len().min(80)).rev().find(|i| name.is_char_boundary(*i)).unwrap_or(0);
+    &name[..end]
+}

@@ -1,0 +1,105 @@
+//! The secret values a run may use, and the redaction that keeps them out of logs and errors.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use aho_corasick::AhoCorasick;
+use base64::Engine as _;
+
+/// What replaces a secret value wherever it would be shown.
+pub const REDACTED: &str = "[redacted]";
+
+/// Secret values by name, as granted to one run. `Debug` never prints a value.
+#[derive(Clone, Default)]
+pub struct SecretSet {
+    values: BTreeMap<String, String>,
+}
+
+impl fmt::Debug for SecretSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.values.keys()).finish()
+    }
+}
+
+impl SecretSet {
+    /// A set holding these `name → value` pairs.
+    pub fn new(values: BTreeMap<String, String>) -> Self {
+        Self { values }
+    }
+
+    /// The value of a secret, if the run was given it.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.values.get(name).map(String::as_str)
+    }
+
+    /// The names of the secrets, for messages.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.values.keys().map(String::as_str)
+    }
+
+    /// A redactor for every value of this set and the encodings the host sends it in.
+    pub fn redactor(&self) -> Redactor {
+        Redactor::new(self.values.values().map(String::as_str))
+    }
+}
+
+/// Replaces secret values in text before it is logged, stored or shown.
+#[derive(Clone, Debug)]
+pub struct Redactor {
+    matcher: Option<AhoCorasick>,
+}
+
+impl Redactor {
+    /// Values shorter than this are not redacted: they would blank out ordinary words.
+    const MIN_LEN: usize = 4;
+
+    /// A redactor for these values and their base64 forms.
+    pub fn new<'a>(values: impl IntoIterator<Item = &'a str>) -> Self {
+        let mut patterns: Vec<String> = Vec::new();
+        for value in values.into_iter().filter(|v| v.len() >= Self::MIN_LEN) {
+            patterns.push(value.to_owned());
+            patterns.push(base64::engine::general_purpose::STANDARD.encode(value));
+        }
+        // Longest first, so a value that contains another is replaced whole.
+        patterns.sort_by_key(|p| std::cmp::Reverse(p.len()));
+        let matcher = (!patterns.is_empty())
+            .then(|| {
+                aho_corasick::AhoCorasickBuilder::new()
+                    .match_kind(aho_corasick::MatchKind::LeftmostLongest)
+                    .build(&patterns)
+                    .ok()
+            })
+            .flatten();
+        Self { matcher }
+    }
+
+    /// `text` with every secret value replaced by [`REDACTED`].
+    pub fn redact(&self, text: &str) -> String {
+        match &self.matcher {
+            Some(matcher) => matcher.replace_all(text, &vec![REDACTED; matcher.patterns_len()]),
+            None => text.to_owned(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_values_and_their_base64_forms() {
+        let set = SecretSet::new(BTreeMap::from([("token".to_owned(), "s3cr3t-value".to_owned())]));
+        let redactor = set.redactor();
+        let b64 = base64::engine::general_purpose::STANDARD.encode("s3cr3t-value");
+        assert_eq!(
+            redactor.redact(&format!("a s3cr3t-value b {b64} c")),
+            "a [redacted] b [redacted] c"
+        );
+    }
+
+    #[test]
+    fn debug_shows_names_only() {
+        let set = SecretSet::new(BTreeMap::from([("token".to_owned(), "s3cr3t-value".to_owned())]));
+        assert_eq!(format!("{set:?}"), r#"{"token"}"#);
+    }
+}
