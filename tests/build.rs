@@ -1,1 +1,59 @@
-fn main(){}
+//! Builds the test guests and the connectors into real components, and writes their
+//! paths into `guests.rs` for the tests (so nothing built is committed).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Workspaces of components, with the crates to record: (const prefix, crate dir, artifact).
+const WORKSPACES: &[(&str, &[(&str, &str, &str)])] = &[
+    ("guests", &[("TRIVIAL", "trivial", "guest_trivial"), ("HOSTILE", "hostile", "guest_hostile")]),
+
+];
+
+fn main() {
+    let tests = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let target = tests.join("../target/guests");
+    let mut consts = String::new();
+    for (workspace, crates) in WORKSPACES {
+        let dir = tests.join(workspace);
+        println!("cargo:rerun-if-changed={}", dir.display());
+        build(&dir, &target);
+        for (name, crate_dir, artifact) in *crates {
+            let wasm = target.join(format!("wasm32-wasip2/release/{artifact}.wasm"));
+            let manifest = dir.join(crate_dir).join("sluice.toml");
+            consts.push_str(&format!(
+                "/// The `{crate_dir}` component.\npub const {name}_WASM: &str = {:?};\n/// Its manifest.\npub const {name}_MANIFEST: &str = {:?};\n",
+                path_text(&wasm),
+                path_text(&manifest),
+            ));
+        }
+    }
+    for watched in ["../plugin-sdk", "../wit"] {
+        println!("cargo:rerun-if-changed={}", tests.join(watched).display());
+    }
+    let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
+    std::fs::write(out.join("guests.rs"), consts).expect("write guests.rs");
+}
+
+fn build(workspace: &Path, target: &Path) {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = Command::new(cargo);
+    command
+        .args(["build", "--release", "--target", "wasm32-wasip2", "--target-dir"])
+        .arg(target)
+        .current_dir(workspace);
+    // The outer build's flags are for the host target, not for wasm.
+    for var in ["RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "CARGO_BUILD_TARGET", "CARGO_TARGET_DIR", "RUSTC_WORKSPACE_WRAPPER"] {
+        command.env_remove(var);
+    }
+    let status = command.status().expect("run cargo for the wasm guests");
+    assert!(
+        status.success(),
+        "building the components in {} failed; is the target installed? `rustup target add wasm32-wasip2`",
+        workspace.display()
+    );
+}
+
+fn path_text(path: &Path) -> String {
+    path.canonicalize().unwrap_or_else(|_| path.to_owned()).display().to_string()
+}

@@ -329,10 +329,12 @@ impl Egress {
         if reach == Reach::PublicOnly {
             for addr in &addrs {
                 if let Some(reason) = non_public_reason(addr.ip()) {
-                    let hint = format!("{host_text}:{port}");
+                    let what = match host {
+                        Host::Domain(_) => format!("resolves to {}, a", addr.ip()),
+                        _ => "is a".to_owned(),
+                    };
                     return Err(EgressError::Denied(format!(
-                        "`{host_text}` is {} {reason} address; connectors may reach non-public addresses only when an admin grants that exact host, e.g. `--allow-private-host {hint}`",
-                        if matches!(host, Host::Domain(_)) { format!("resolves to {}, a", addr.ip()) } else { "a".to_owned() },
+                        "`{host_text}` {what} {reason} address; connectors may reach non-public addresses only when an admin grants that exact host, e.g. `--allow-private-host {host_text}:{port}`"
                     )));
                 }
             }

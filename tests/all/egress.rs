@@ -1,0 +1,112 @@
+//! A connector that reaches for addresses it was not granted is refused with a message
+//! that says why and how to grant it, and nothing reaches the target.
+
+use serde_json::json;
+use sluice::egress::Grants;
+use sluice::runtime::RunStatus;
+use sluice_tests::guests;
+
+use crate::support::{Spy, hosts, load, sync, tight_runtime};
+
+/// Runs `fetch` of `url`, granting it as a public host, and returns the run's log.
+async fn fetch_granted_public(url: &str, grant: &str) -> String {
+    let runtime = tight_runtime();
+    let plugin = load(&runtime, guests::HOSTILE_WASM, guests::HOSTILE_MANIFEST);
+    let grants = Grants { hosts: hosts(&[grant]), private_hosts: vec![] };
+    let (outcome, log) = sync(&runtime, &plugin, json!({ "behaviour": "fetch", "url": url }), grants, &[]).await;
+    assert_eq!(outcome.status, RunStatus::Failed, "the request must not succeed");
+    let error = outcome.error.expect("an error").to_string();
+    assert!(error.starts_with("configuration error: "), "{error}");
+    log.text()
+}
+
+#[tokio::test]
+async fn loopback_without_a_private_grant_is_refused() {
+    let spy = Spy::start().await;
+    let port = spy.port;
+    let log = fetch_granted_public(&format!("http://127.0.0.1:{port}/"), &format!("127.0.0.1:{port}")).await;
+    assert!(
+        log.contains(&format!("`127.0.0.1` is a loopback address; connectors may reach non-public addresses only when an admin grants that exact host, e.g. `--allow-private-host 127.0.0.1:{port}`")),
+        "{log}"
+    );
+    assert!(spy.hits().is_empty(), "nothing reached the spy");
+}
+
+#[tokio::test]
+async fn odd_spellings_of_loopback_are_refused() {
+    let spy = Spy::start().await;
+    let port = spy.port;
+    for spelling in ["0x7f000001", "2130706433", "127.1"] {
+        let log = fetch_granted_public(&format!("http://{spelling}:{port}/"), &format!("127.0.0.1:{port}")).await;
+        assert!(log.contains("`127.0.0.1` is a loopback address"), "{spelling}: {log}");
+    }
+    assert!(spy.hits().is_empty());
+}
+
+#[tokio::test]
+async fn ipv6_loopback_and_mapped_forms_are_refused() {
+    let log = fetch_granted_public("http://[::1]:9/", "[::1]:9").await;
+    assert!(log.contains("`[::1]` is a loopback address"), "{log}");
+    let log = fetch_granted_public("http://[::ffff:127.0.0.1]:9/", "[::ffff:7f00:1]:9").await;
+    assert!(log.contains("IPv4-mapped form of a non-public IPv4 address"), "{log}");
+}
+
+#[tokio::test]
+async fn the_cloud_metadata_address_is_refused() {
+    let log = fetch_granted_public("http://169.254.169.254/latest/meta-data/", "169.254.169.254").await;
+    assert!(log.contains("link-local (includes the cloud metadata service 169.254.169.254)"), "{log}");
+}
+
+#[tokio::test]
+async fn a_name_that_resolves_to_loopback_is_refused() {
+    let spy = Spy::start().await;
+    let port = spy.port;
+    let log = fetch_granted_public(&format!("http://localhost:{port}/"), &format!("localhost:{port}")).await;
+    assert!(log.contains("`localhost` resolves to 127.0.0.1, a loopback address"), "{log}");
+    assert!(spy.hits().is_empty());
+}
+
+#[tokio::test]
+async fn an_allowed_host_that_redirects_inward_is_stopped_at_the_hop() {
+    let allowed = Spy::start().await;
+    let inner = Spy::start().await;
+    let runtime = tight_runtime();
+    let plugin = load(&runtime, guests::HOSTILE_WASM, guests::HOSTILE_MANIFEST);
+    let target = format!("http://localhost:{}/internal", inner.port);
+    let url = format!("http://127.0.0.1:{}/redirect?to={target}", allowed.port);
+    let grants = Grants {
+        hosts: hosts(&[&format!("localhost:{}", inner.port)]),
+        private_hosts: hosts(&[&format!("127.0.0.1:{}", allowed.port)]),
+    };
+    let config = json!({ "behaviour": "fetch", "url": url, "redirect_target": target });
+    let (outcome, log) = sync(&runtime, &plugin, config, grants, &[]).await;
+    assert_eq!(outcome.status, RunStatus::Failed);
+    assert!(log.text().contains("`localhost` resolves to 127.0.0.1, a loopback address"), "{}", log.text());
+    assert_eq!(allowed.hits().len(), 1, "the first hop went out");
+    assert!(inner.hits().is_empty(), "the redirect inward did not");
+}
+
+#[tokio::test]
+async fn hosts_not_granted_or_not_requested_are_refused() {
+    let runtime = tight_runtime();
+    let plugin = load(&runtime, guests::HOSTILE_WASM, guests::HOSTILE_MANIFEST);
+    let (_, log) = sync(&runtime, &plugin, json!({ "behaviour": "fetch", "url": "https://public.example/" }), Grants::default(), &[]).await;
+    assert!(
+        log.text().contains("`public.example` was not granted to this install; an admin grants it with `--allow-host public.example`"),
+        "{}",
+        log.text()
+    );
+    // A granted host that the manifest never requested, reached through a redirect.
+    let spy = Spy::start().await;
+    let url = format!("http://127.0.0.1:{}/redirect?to=https://unrequested.example/", spy.port);
+    let grants = Grants {
+        hosts: hosts(&["unrequested.example"]),
+        private_hosts: hosts(&[&format!("127.0.0.1:{}", spy.port)]),
+    };
+    let (_, log) = sync(&runtime, &plugin, json!({ "behaviour": "fetch", "url": url }), grants, &[]).await;
+    assert!(
+        log.text().contains("`unrequested.example` is not among the hosts this connector's manifest requests"),
+        "{}",
+        log.text()
+    );
+}

@@ -1,0 +1,137 @@
+//! Hostile connectors: each is stopped (or contained) with a precise message, and the
+//! runtime keeps running healthy connectors afterwards.
+
+use serde_json::json;
+use sluice::egress::Grants;
+use sluice::runtime::{RunError, RunStatus, Runtime, Source};
+use sluice_tests::guests;
+
+use crate::support::{hosts, load, sync, tight_runtime};
+
+/// Proves the runtime still answers: a trivial connector runs to success.
+async fn assert_still_serving(runtime: &Runtime) {
+    let trivial = load(runtime, guests::TRIVIAL_WASM, guests::TRIVIAL_MANIFEST);
+    let (outcome, _) = sync(runtime, &trivial, json!({}), Grants::default(), &[]).await;
+    assert_eq!(outcome.status, RunStatus::Succeeded, "{:?}", outcome.error);
+    assert_eq!(outcome.records.len(), 1);
+}
+
+async fn hostile(runtime: &Runtime, behaviour: &str) -> (sluice::runtime::RunOutcome, String) {
+    let plugin = load(runtime, guests::HOSTILE_WASM, guests::HOSTILE_MANIFEST);
+    let (outcome, log) = sync(runtime, &plugin, json!({ "behaviour": behaviour }), Grants::default(), &[]).await;
+    (outcome, log.text())
+}
+
+#[tokio::test]
+async fn an_endless_loop_is_stopped_at_its_cpu_deadline() {
+    let runtime = tight_runtime();
+    let (outcome, log) = hostile(&runtime, "endless-loop").await;
+    assert_eq!(outcome.status, RunStatus::Failed);
+    let error = outcome.error.expect("an error").to_string();
+    assert_eq!(error, "stopped: the connector ran for more than 1s of CPU time (an endless loop?)");
+    assert!(log.contains(&error), "the run log says why: {log}");
+    assert_still_serving(&runtime).await;
+}
+
+#[tokio::test]
+async fn endless_memory_growth_is_stopped_at_the_cap() {
+    let runtime = tight_runtime();
+    let (outcome, _) = hostile(&runtime, "memory-hog").await;
+    assert_eq!(outcome.status, RunStatus::Failed);
+    match outcome.error {
+        Some(RunError::MemoryCap { desired, cap }) => {
+            assert_eq!(cap, 32 << 20);
+            assert!(desired > cap);
+        }
+        other => panic!("expected the memory cap, got {other:?}"),
+    }
+    assert!(outcome.stats.peak_memory_bytes <= 32 << 20);
+    assert_still_serving(&runtime).await;
+}
+
+#[tokio::test]
+async fn a_log_flood_is_cut_at_the_run_budget() {
+    let runtime = tight_runtime();
+    let (outcome, log) = hostile(&runtime, "log-flood").await;
+    assert_eq!(outcome.status, RunStatus::Succeeded, "{:?}", outcome.error);
+    assert_eq!(outcome.stats.log_lines, 1_000);
+    assert_eq!(outcome.stats.dropped_log_lines, 199_000);
+    assert!(log.contains("199000 log lines were dropped over the run's cap of 1000"), "{}", &log[log.len() - 300..]);
+    assert_still_serving(&runtime).await;
+}
+
+#[tokio::test]
+async fn a_record_flood_is_stopped_at_the_run_cap() {
+    let runtime = tight_runtime();
+    let (outcome, _) = hostile(&runtime, "record-flood").await;
+    assert_eq!(outcome.status, RunStatus::Failed);
+    assert_eq!(
+        outcome.error.as_ref().map(ToString::to_string).as_deref(),
+        Some("stopped: the connector emitted more than 8388608 bytes of records in one run")
+    );
+    assert!(!outcome.keeps_output(), "a failed run keeps none of its records");
+    assert_still_serving(&runtime).await;
+}
+
+#[tokio::test]
+async fn a_gigantic_string_is_refused() {
+    let runtime = tight_runtime();
+    let (outcome, _) = hostile(&runtime, "giant-string").await;
+    assert_eq!(outcome.status, RunStatus::Failed);
+    assert_eq!(
+        outcome.error.as_ref().map(ToString::to_string).as_deref(),
+        Some("stopped: state value `cursor` of 8388608 bytes is over the cap of 1048576 bytes")
+    );
+    assert!(outcome.state.is_empty(), "nothing of the refused value is kept");
+    assert_still_serving(&runtime).await;
+}
+
+#[tokio::test]
+async fn a_plugin_blocked_in_a_host_call_is_stopped_at_its_wall_deadline() {
+    let runtime = tight_runtime();
+    let (outcome, _) = hostile(&runtime, "sleep").await;
+    assert_eq!(outcome.status, RunStatus::Failed);
+    assert_eq!(
+        outcome.error.as_ref().map(ToString::to_string).as_deref(),
+        Some("stopped: the run passed its 3s deadline")
+    );
+    assert!(outcome.stats.wall_time < std::time::Duration::from_secs(10));
+    assert_still_serving(&runtime).await;
+}
+
+#[tokio::test]
+async fn stdout_and_stderr_go_to_the_run_log() {
+    let runtime = tight_runtime();
+    let plugin = load(&runtime, guests::HOSTILE_WASM, guests::HOSTILE_MANIFEST);
+    let (outcome, log) = sync(&runtime, &plugin, json!({ "behaviour": "print" }), Grants::default(), &[]).await;
+    assert_eq!(outcome.status, RunStatus::Succeeded, "{:?}", outcome.error);
+    let lines = log.0.lock().expect("log lock");
+    let stdio: Vec<&str> = lines
+        .iter()
+        .filter(|l| l.source == Source::Stdio)
+        .map(|l| l.message.as_str())
+        .collect();
+    assert_eq!(stdio, ["to stdout", "to stderr"]);
+}
+
+#[tokio::test]
+async fn a_secret_echoed_back_is_redacted_from_the_log() {
+    let spy = crate::support::Spy::start().await;
+    let runtime = tight_runtime();
+    let plugin = load(&runtime, guests::HOSTILE_WASM, guests::HOSTILE_MANIFEST);
+    let url = format!("http://127.0.0.1:{}/echo-auth", spy.port);
+    let private = format!("127.0.0.1:{}", spy.port);
+    let (outcome, log) = sync(
+        &runtime,
+        &plugin,
+        json!({ "behaviour": "leak-secret", "url": url }),
+        Grants { hosts: vec![], private_hosts: hosts(&[&private]) },
+        &[("token", "canary-5f3a9c1e")],
+    )
+    .await;
+    assert_eq!(outcome.status, RunStatus::Succeeded, "{:?}", outcome.error);
+    let log = log.text();
+    assert!(log.contains("the service echoed: Bearer [redacted]"), "{log}");
+    assert!(log.contains("header=Bearer [redacted]"), "{log}");
+    assert!(!log.contains("canary-5f3a9c1e"), "{log}");
+}

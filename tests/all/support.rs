@@ -1,0 +1,136 @@
+//! Shared helpers of the integration tests: a spy server, a log collector, runtimes.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use sluice::egress::{Grants, HostPattern};
+use sluice::manifest::Manifest;
+use sluice::runtime::{Call, Limits, LogLine, LogSink, RunContext, RunOutcome, Runtime};
+use sluice::secrets::SecretSet;
+
+/// A server on 127.0.0.1 that records every request it gets, answers `/redirect?to=URL`
+/// with a 302, `/echo-auth` with the `authorization` header it received, anything else 200.
+#[derive(Clone)]
+pub struct Spy {
+    pub port: u16,
+    hits: Arc<Mutex<Vec<String>>>,
+}
+
+impl Spy {
+    pub async fn start() -> Spy {
+        let hits: Arc<Mutex<Vec<String>>> = Arc::default();
+        let app = Router::new()
+            .route("/redirect", get(redirect))
+            .route("/echo-auth", get(echo_auth))
+            .fallback(|| async { "hello from the spy" })
+            .layer(axum::middleware::from_fn_with_state(hits.clone(), record))
+            .with_state(());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind the spy");
+        let port = listener.local_addr().expect("spy address").port();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Spy { port, hits }
+    }
+
+    pub fn hits(&self) -> Vec<String> {
+        self.hits.lock().expect("spy lock").clone()
+    }
+}
+
+async fn record(
+    State(hits): State<Arc<Mutex<Vec<String>>>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    hits.lock().expect("spy lock").push(request.uri().to_string());
+    next.run(request).await
+}
+
+async fn redirect(Query(query): Query<BTreeMap<String, String>>) -> impl IntoResponse {
+    let to = query.get("to").cloned().unwrap_or_default();
+    (StatusCode::FOUND, [(header::LOCATION, to)])
+}
+
+async fn echo_auth(headers: HeaderMap, _uri: Uri) -> String {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("none")
+        .to_owned()
+}
+
+/// Collects a run's log lines.
+#[derive(Default)]
+pub struct Collect(pub Mutex<Vec<LogLine>>);
+
+impl LogSink for Collect {
+    fn write(&self, line: LogLine) {
+        self.0.lock().expect("log lock").push(line);
+    }
+}
+
+impl Collect {
+    pub fn text(&self) -> String {
+        self.0
+            .lock()
+            .expect("log lock")
+            .iter()
+            .map(|l| {
+                let fields: String = l.fields.iter().map(|(k, v)| format!(" {k}={v}")).collect();
+                format!("[{}] {}{fields}\n", l.source.as_str(), l.message)
+            })
+            .collect()
+    }
+}
+
+/// A runtime with tight caps, so hostile guests hit them quickly.
+pub fn tight_runtime() -> Runtime {
+    let limits = Limits {
+        memory_bytes: 32 << 20,
+        cpu_time: std::time::Duration::from_secs(1),
+        wall_time: std::time::Duration::from_secs(3),
+        log_lines: 1_000,
+        run_record_bytes: 8 << 20,
+        ..Limits::default()
+    };
+    Runtime::new(None, limits).expect("a runtime")
+}
+
+pub fn load(runtime: &Runtime, wasm: &str, manifest: &str) -> sluice::runtime::Plugin {
+    let bytes = std::fs::read(wasm).expect("a built component");
+    let manifest = Manifest::load(std::path::Path::new(manifest)).expect("a valid manifest");
+    runtime.load(&bytes, manifest).expect("a loadable component")
+}
+
+pub fn hosts(list: &[&str]) -> Vec<HostPattern> {
+    list.iter().map(|h| HostPattern::parse(h).expect("a host pattern")).collect()
+}
+
+/// Runs a sync and returns its outcome and log.
+pub async fn sync(
+    runtime: &Runtime,
+    plugin: &sluice::runtime::Plugin,
+    config: serde_json::Value,
+    grants: Grants,
+    secrets: &[(&str, &str)],
+) -> (RunOutcome, Arc<Collect>) {
+    let log = Arc::new(Collect::default());
+    let outcome = runtime
+        .run(
+            plugin,
+            Call::Sync,
+            RunContext {
+                config,
+                secrets: SecretSet::new(secrets.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()),
+                grants,
+                state: BTreeMap::new(),
+                log: log.clone(),
+            },
+        )
+        .await;
+    (outcome, log)
+}

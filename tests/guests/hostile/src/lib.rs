@@ -1,0 +1,73 @@
+//! A connector that misbehaves in the way its config names, so the tests can prove the
+//! sandbox holds and the host keeps answering.
+
+use serde::Deserialize;
+use sluice_sdk::http::{self, Auth};
+use sluice_sdk::{Connector, Error, Result, Summary, config, json, log, records, state};
+
+#[derive(Deserialize)]
+struct Config {
+    behaviour: String,
+    url: Option<String>,
+}
+
+#[derive(Default)]
+struct Hostile;
+
+impl Connector for Hostile {
+    fn sync(&mut self) -> Result<Summary> {
+        let config: Config = config::get()?;
+        match config.behaviour.as_str() {
+            "endless-loop" => endless_loop(),
+            "memory-hog" => memory_hog(),
+            "log-flood" => {
+                for i in 0..200_000u32 {
+                    log::info!("flood line {i}");
+                }
+            }
+            "record-flood" => {
+                let filler = "x".repeat(60_000);
+                for i in 0u64.. {
+                    records::emit_one("flood", i.to_string(), &json!({ "i": i, "filler": filler }))?;
+                }
+            }
+            "giant-string" => state::set("cursor", &"g".repeat(8 << 20)),
+            "fetch" => {
+                let url = config.url.ok_or_else(|| Error::Config("`fetch` needs `url`".into()))?;
+                let response = http::get(url).send()?;
+                log::info!("fetched: status {}", response.status);
+            }
+            "sleep" => std::thread::sleep(std::time::Duration::from_secs(3600)),
+            "print" => {
+                println!("to stdout");
+                eprintln!("to stderr");
+            }
+            "leak-secret" => {
+                let url = config.url.ok_or_else(|| Error::Config("`leak-secret` needs `url`".into()))?;
+                let echoed = http::get(url).auth(Auth::bearer("token")).send()?.text();
+                log::info!("the service echoed: {echoed}"; header = echoed);
+            }
+            other => return Err(Error::Config(format!("unknown behaviour `{other}`"))),
+        }
+        Ok(Summary::default())
+    }
+}
+
+/// Spins without end; `black_box` keeps the optimiser from reasoning the loop away.
+fn endless_loop() {
+    let mut n: u64 = 0;
+    loop {
+        n = std::hint::black_box(n.wrapping_add(1));
+    }
+}
+
+/// Allocates and touches memory without end.
+fn memory_hog() {
+    let mut hoard: Vec<Vec<u8>> = Vec::new();
+    loop {
+        hoard.push(vec![1u8; 1 << 20]);
+        std::hint::black_box(&hoard);
+    }
+}
+
+sluice_sdk::export_connector!(Hostile);
