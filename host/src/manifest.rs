@@ -165,15 +165,23 @@ impl Manifest {
                     .map_err(|e| ManifestError::Invalid(format!("hosts: {e}")))?;
             }
         }
-        jsonschema::validator_for(&self.config_schema)
-            .map_err(|e| ManifestError::Invalid(format!("config_schema: {e}")))?;
+        self.config_validator()?;
         Ok(())
+    }
+
+    /// The compiled configuration schema; compile it once per connector, not per run.
+    pub fn config_validator(&self) -> Result<jsonschema::Validator, ManifestError> {
+        jsonschema::validator_for(&self.config_schema)
+            .map_err(|e| ManifestError::Invalid(format!("config_schema: {e}")))
     }
 
     /// Checks a configuration against the schema, listing every problem with its path.
     pub fn validate_config(&self, config: &Value) -> Result<(), ManifestError> {
-        let validator = jsonschema::validator_for(&self.config_schema)
-            .map_err(|e| ManifestError::Invalid(format!("config_schema: {e}")))?;
+        self.validate_config_with(&self.config_validator()?, config)
+    }
+
+    /// [`Manifest::validate_config`] with a validator from [`Manifest::config_validator`].
+    pub fn validate_config_with(&self, validator: &jsonschema::Validator, config: &Value) -> Result<(), ManifestError> {
         let problems: Vec<String> = validator
             .iter_errors(config)
             .map(|error| {

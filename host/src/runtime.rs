@@ -47,6 +47,9 @@ pub enum LoadError {
     /// A component, but not a `sluice:connector` connector.
     #[error("the component does not fit the sluice:connector@0.1.0 world: {0}")]
     World(String),
+    /// The manifest's configuration schema does not compile.
+    #[error(transparent)]
+    Manifest(#[from] crate::manifest::ManifestError),
 }
 
 /// What a run calls on the connector.
@@ -84,6 +87,7 @@ pub struct RunContext {
 pub struct Plugin {
     pre: ConnectorPre<RunState>,
     manifest: Arc<Manifest>,
+    config_validator: Arc<jsonschema::Validator>,
     digest: String,
 }
 
@@ -190,6 +194,7 @@ impl Runtime {
         let pre = ConnectorPre::new(instance_pre).map_err(|e| LoadError::World(format!("{e:#}")))?;
         Ok(Plugin {
             pre,
+            config_validator: Arc::new(manifest.config_validator()?),
             manifest: Arc::new(manifest),
             digest,
         })
@@ -206,7 +211,7 @@ impl Runtime {
             self.limits.log_lines,
         ));
         let setup = manifest
-            .validate_config(&context.config)
+            .validate_config_with(&plugin.config_validator, &context.config)
             .and_then(|()| manifest.requested_hosts(&context.config));
         let requested = match setup {
             Ok(hosts) => hosts,

@@ -1,5 +1,6 @@
 //! Sluice's integration tests: one binary, so the build stays fast.
 
+mod cli;
 mod egress;
 mod sandbox;
 mod support;
