@@ -110,3 +110,34 @@ async fn hosts_not_granted_or_not_requested_are_refused() {
         log.text()
     );
 }
+
+#[tokio::test]
+async fn a_short_rate_limit_is_waited_out() {
+    let spy = Spy::start().await;
+    let runtime = tight_runtime();
+    let plugin = load(&runtime, guests::HOSTILE_WASM, guests::HOSTILE_MANIFEST);
+    let url = format!("http://127.0.0.1:{}/limited-once", spy.port);
+    let grants = Grants { hosts: vec![], private_hosts: hosts(&[&format!("127.0.0.1:{}", spy.port)]) };
+    let (outcome, log) = sync(&runtime, &plugin, json!({ "behaviour": "fetch", "url": url }), grants, &[]).await;
+    assert_eq!(outcome.status, RunStatus::Succeeded, "{:?}", outcome.error);
+    assert!(log.text().contains("fetched: status 200"), "{}", log.text());
+    assert_eq!(spy.hits().len(), 2, "asked, waited, asked again");
+    assert_eq!(outcome.stats.http_requests, 2);
+}
+
+#[tokio::test]
+async fn a_rate_limit_longer_than_the_run_ends_it_rate_limited_keeping_its_output() {
+    let spy = Spy::start().await;
+    let runtime = tight_runtime();
+    let plugin = load(&runtime, guests::HOSTILE_WASM, guests::HOSTILE_MANIFEST);
+    let url = format!("http://127.0.0.1:{}/limited", spy.port);
+    let grants = Grants { hosts: vec![], private_hosts: hosts(&[&format!("127.0.0.1:{}", spy.port)]) };
+    let (outcome, _) = sync(&runtime, &plugin, json!({ "behaviour": "fetch", "url": url }), grants, &[]).await;
+    assert_eq!(outcome.status, RunStatus::RateLimited);
+    assert!(outcome.keeps_output(), "records and cursor so far are committed");
+    assert_eq!(
+        outcome.error.map(|e| e.to_string()).as_deref(),
+        Some("rate limited: the service asks to wait 3600 s; the run ends keeping its cursor and will be retried")
+    );
+    assert_eq!(spy.hits().len(), 1, "no retry when the wait does not fit");
+}

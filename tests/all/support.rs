@@ -27,6 +27,8 @@ impl Spy {
         let app = Router::new()
             .route("/redirect", get(redirect))
             .route("/echo-auth", get(echo_auth))
+            .route("/limited", get(limited))
+            .route("/limited-once", get(limited_once))
             .fallback(|| async { "hello from the spy" })
             .layer(axum::middleware::from_fn_with_state(hits.clone(), record))
             .with_state(());
@@ -61,6 +63,26 @@ async fn echo_auth(headers: HeaderMap, _uri: Uri) -> String {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("none")
         .to_owned()
+}
+
+/// A secondary rate limit that lasts an hour.
+async fn limited() -> impl IntoResponse {
+    (StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, "3600")], "slow down")
+}
+
+/// GitHub's secondary rate limit on every other request: 403 with `retry-after: 1`.
+async fn limited_once() -> axum::response::Response {
+    static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    if CALLS.fetch_add(1, std::sync::atomic::Ordering::SeqCst) % 2 == 0 {
+        (
+            StatusCode::FORBIDDEN,
+            [(header::RETRY_AFTER, "1")],
+            r#"{"message":"You have exceeded a secondary rate limit."}"#,
+        )
+            .into_response()
+    } else {
+        "allowed now".into_response()
+    }
 }
 
 /// Collects a run's log lines.
