@@ -32,22 +32,28 @@ impl HostPattern {
             Some(rest) => (true, rest),
             None => (false, pattern),
         };
-        // Let the URL parser normalise the host exactly as it will normalise request URLs,
-        // so `0x7f000001` and `127.0.0.1` are the same host on both sides.
-        let url = Url::parse(&format!("http://{rest}/"))
-            .map_err(|e| error(&e.to_string()))?;
-        let only_host_and_port = url.username().is_empty()
-            && url.password().is_none()
-            && !rest.contains(['/', '?', '#', '@'])
-            && !rest.chars().any(char::is_whitespace);
-        if !only_host_and_port {
+        // The port is split off by hand: the URL parser would drop one that equals the
+        // scheme's default, and `host:80` must not also match `https://host`.
+        let (host_part, port) = match rest.rsplit_once(':') {
+            Some((host, port)) if !host.is_empty() && (!host.contains(':') || host.ends_with(']')) => {
+                let port = port.parse::<u16>().map_err(|_| error("the port must be a number from 0 to 65535"))?;
+                (host, Some(port))
+            }
+            _ => (rest, None),
+        };
+        let only_a_host = !host_part.is_empty()
+            && !host_part.contains(['/', '?', '#', '@'])
+            && !host_part.chars().any(char::is_whitespace);
+        if !only_a_host {
             return Err(error("expected a host with an optional port, nothing else"));
         }
+        // Let the URL parser normalise the host exactly as it normalises request URLs, so
+        // `0x7f000001` and `127.0.0.1` are the same host on both sides.
+        let url = Url::parse(&format!("http://{host_part}/")).map_err(|e| error(&e.to_string()))?;
         let host = url.host_str().ok_or_else(|| error("no host"))?.to_owned();
         if wildcard && !matches!(url.host(), Some(Host::Domain(_))) {
             return Err(error("a wildcard needs a domain name after `*.`"));
         }
-        let port = url.port();
         Ok(Self {
             host: if wildcard { format!("*.{host}") } else { host },
             port,

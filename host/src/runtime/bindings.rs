@@ -8,4 +8,4 @@ wasmtime::component::bindgen!({
     exports: { default: async },
 });
 
-pub use sluice::connector::types;
+pub use self::sluice::connector::types;
