@@ -158,9 +158,10 @@ impl Runtime {
             .total_stacks(1_000)
             .max_memory_size(limits.memory_bytes)
             // Resetting the first pages of a reused slot with memset beats returning them to
-            // the kernel and faulting them back in; past 64 KiB the memset costs more than it
-            // saves (measured with the runtime benchmark: 53 µs at 64 KiB, 64 µs at 0, 79 µs at 1 MiB).
-            .linear_memory_keep_resident(64 << 10)
+            // the kernel and faulting them back in. 192 KiB covers the stack, data and first
+            // heap pages of a connector linked with a 128 KiB stack, as `plugin new` sets up
+            // (benchmark: 40 µs per run, against 64 µs with nothing kept resident).
+            .linear_memory_keep_resident(192 << 10)
             .table_keep_resident(64 << 10)
             .async_stack_keep_resident(64 << 10);
         config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pooling));

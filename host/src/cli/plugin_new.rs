@@ -20,6 +20,7 @@ pub struct NewArgs {
 const CARGO_TOML: &str = include_str!("../../../plugin-sdk/template/Cargo.toml");
 const MANIFEST: &str = include_str!("../../../plugin-sdk/template/sluice.toml");
 const LIB_RS: &str = include_str!("../../../plugin-sdk/template/src/lib.rs");
+const CARGO_CONFIG: &str = include_str!("../../../plugin-sdk/template/.cargo/config.toml");
 
 /// Writes the new crate.
 pub fn new(args: &NewArgs) -> anyhow::Result<()> {
@@ -42,11 +43,14 @@ pub fn new(args: &NewArgs) -> anyhow::Result<()> {
         .canonicalize()
         .with_context(|| format!("cannot find the Sluice SDK at {}; pass --sdk PATH", sdk.display()))?;
     let sdk_text = sdk.to_str().context("the SDK's path is not UTF-8")?.replace('\\', "/");
-    std::fs::create_dir_all(dir.join("src")).with_context(|| format!("cannot create {}", dir.display()))?;
+    for sub in ["src", ".cargo"] {
+        std::fs::create_dir_all(dir.join(sub)).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
     let files = [
         ("Cargo.toml", CARGO_TOML.replace("{name}", name).replace("{sdk}", &sdk_text)),
         ("sluice.toml", MANIFEST.replace("{name}", name)),
         ("src/lib.rs", LIB_RS.to_owned()),
+        (".cargo/config.toml", CARGO_CONFIG.to_owned()),
         (".gitignore", "/target\n".to_owned()),
     ];
     for (path, text) in files {
