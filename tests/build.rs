@@ -4,8 +4,11 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// Workspaces of components, with the crates to record: (const prefix, crate dir, artifact).
-const WORKSPACES: &[(&str, &[(&str, &str, &str)])] = &[
+/// A component to record: (const prefix, crate dir, artifact name).
+type Component = (&'static str, &'static str, &'static str);
+
+/// Workspaces of components, with the components to record.
+const WORKSPACES: &[(&str, &[Component])] = &[
     ("guests", &[("TRIVIAL", "trivial", "guest_trivial"), ("HOSTILE", "hostile", "guest_hostile")]),
 
 ];

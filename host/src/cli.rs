@@ -35,9 +35,9 @@ enum PluginCommand {
     /// manifest, and embeds the manifest in the artifact.
     Build(plugin_build::BuildArgs),
     /// Runs a connector's sync once, without a server.
-    Run(plugin_run::RunArgs),
+    Run(Box<plugin_run::RunArgs>),
     /// Runs a connector's connection check once, without a server.
-    Check(plugin_run::RunArgs),
+    Check(Box<plugin_run::RunArgs>),
 }
 
 /// Parses the command line, runs the command and turns its outcome into an exit code.
@@ -62,8 +62,8 @@ pub fn main() -> ExitCode {
             Command::Serve(args) => serve::serve(args).await.map(|()| ExitCode::SUCCESS),
             Command::Plugin(PluginCommand::New(args)) => plugin_new::new(&args).map(|()| ExitCode::SUCCESS),
             Command::Plugin(PluginCommand::Build(args)) => plugin_build::build(&args).await.map(|_| ExitCode::SUCCESS),
-            Command::Plugin(PluginCommand::Run(args)) => plugin_run::run(args, crate::runtime::Call::Sync).await,
-            Command::Plugin(PluginCommand::Check(args)) => plugin_run::run(args, crate::runtime::Call::Check).await,
+            Command::Plugin(PluginCommand::Run(args)) => plugin_run::run(*args, crate::runtime::Call::Sync).await,
+            Command::Plugin(PluginCommand::Check(args)) => plugin_run::run(*args, crate::runtime::Call::Check).await,
         }
     });
     match outcome {

@@ -73,7 +73,7 @@ async fn limited() -> impl IntoResponse {
 /// GitHub's secondary rate limit on every other request: 403 with `retry-after: 1`.
 async fn limited_once() -> axum::response::Response {
     static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    if CALLS.fetch_add(1, std::sync::atomic::Ordering::SeqCst) % 2 == 0 {
+    if CALLS.fetch_add(1, std::sync::atomic::Ordering::SeqCst).is_multiple_of(2) {
         (
             StatusCode::FORBIDDEN,
             [(header::RETRY_AFTER, "1")],
