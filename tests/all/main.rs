@@ -2,5 +2,6 @@
 
 mod cli;
 mod egress;
+mod github;
 mod sandbox;
 mod support;

@@ -20,7 +20,7 @@ pub fn sync(github: &GitHub, repo: &str) -> Result<()> {
     }
     let mut emitted = 0usize;
     let mut newest: Option<String> = since.clone();
-    let mut at_newest: Vec<String> = if since.is_some() { seen } else { Vec::new() };
+    let mut at_newest: Vec<String> = if since.is_some() { seen.clone() } else { Vec::new() };
     let walked = github.walk(request, |mut commit: Value| {
         let sha = text(&commit, "sha")?.to_owned();
         let date = commit
@@ -28,7 +28,7 @@ pub fn sync(github: &GitHub, repo: &str) -> Result<()> {
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_owned();
-        if since.as_deref() == Some(date.as_str()) && at_newest.contains(&sha) {
+        if since.as_deref() == Some(date.as_str()) && seen.contains(&sha) {
             return Ok(true);
         }
         commit["repository"] = Value::from(repo);

@@ -1,0 +1,507 @@
+//! A fake GitHub REST API on 127.0.0.1: an organisation with members, teams, repositories,
+//! pull requests, reviews and commits, answered with GitHub's shapes, `link` pagination,
+//! `x-ratelimit-*` headers, ETags and 304s, `since` and `sort=updated` as documented.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::{Value, json};
+
+/// The organisation the fake holds.
+pub const ORG: &str = "acme";
+
+/// A rate limit the next request answers with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateLimit {
+    /// GitHub's secondary limit: 403 with `retry-after: 1`.
+    SecondaryRetryAfter,
+    /// 429 with `retry-after: 1`.
+    TooManyRequests,
+    /// The primary limit: 403, `x-ratelimit-remaining: 0`, reset a second from now.
+    PrimaryReset,
+}
+
+/// How many of each entity the fake holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Expected {
+    /// Organisation members.
+    pub members: usize,
+    /// Teams.
+    pub teams: usize,
+    /// Repositories.
+    pub repositories: usize,
+    /// Pull requests, all repositories.
+    pub pull_requests: usize,
+    /// Reviews, all pull requests.
+    pub reviews: usize,
+    /// Commits, all repositories.
+    pub commits: usize,
+}
+
+struct Repo {
+    json: Value,
+    pulls: Vec<Value>,
+    reviews: BTreeMap<u64, Vec<Value>>,
+    commits: Vec<Value>,
+}
+
+struct Data {
+    token: String,
+    members: Vec<Value>,
+    teams: Vec<Value>,
+    repos: Vec<Repo>,
+    /// Minutes since the seed's epoch; every change takes the next minute.
+    clock: u64,
+    next_id: u64,
+    rate_limit: Option<RateLimit>,
+    requests: Vec<String>,
+}
+
+/// A running fake GitHub.
+pub struct FakeGitHub {
+    port: u16,
+    data: Arc<Mutex<Data>>,
+}
+
+/// 2026-01-01T00:00:00Z, the seed's first timestamp.
+const EPOCH: u64 = 1_767_225_600;
+
+fn timestamp(minute: u64) -> String {
+    let secs = EPOCH + minute * 60;
+    let days = secs / 86_400;
+    let rest = secs % 86_400;
+    let (year, month, day) = civil_from_days(days as i64);
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rest / 3600, rest % 3600 / 60, rest % 60)
+}
+
+/// Days since 1970-01-01 to a calendar date (Howard Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(month <= 2), month, day)
+}
+
+fn user(login: &str, id: u64) -> Value {
+    json!({
+        "login": login, "id": id, "node_id": format!("MDQ6VXNlcj{id}"),
+        "avatar_url": format!("https://avatars.githubusercontent.com/u/{id}?v=4"), "gravatar_id": "",
+        "url": format!("https://api.github.com/users/{login}"), "html_url": format!("https://github.com/{login}"),
+        "type": "User", "site_admin": false
+    })
+}
+
+impl Data {
+    fn tick(&mut self) -> String {
+        self.clock += 1;
+        timestamp(self.clock)
+    }
+
+    fn id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    fn add_pull(&mut self, repo: usize, author: usize) -> u64 {
+        let now = self.tick();
+        let id = self.id();
+        let full_name = self.repos[repo].json["full_name"].as_str().unwrap_or_default().to_owned();
+        let number = self.repos[repo].pulls.len() as u64 + 1;
+        let merged = number % 2 == 0;
+        let login = format!("member-{author}");
+        let pull = json!({
+            "url": format!("https://api.github.com/repos/{full_name}/pulls/{number}"),
+            "id": id, "node_id": format!("PR_kw{id}"), "number": number,
+            "html_url": format!("https://github.com/{full_name}/pull/{number}"),
+            "state": if merged { "closed" } else { "open" }, "locked": false,
+            "title": format!("Change number {number}"), "user": user(&login, 1000 + author as u64),
+            "body": "Please review.", "created_at": now, "updated_at": now,
+            "closed_at": if merged { Value::from(now.clone()) } else { Value::Null },
+            "merged_at": if merged { Value::from(now.clone()) } else { Value::Null },
+            "merge_commit_sha": format!("{id:040x}"), "draft": false,
+            "head": { "label": format!("{ORG}:feature-{number}"), "ref": format!("feature-{number}"), "sha": format!("{:040x}", id + 1) },
+            "base": { "label": format!("{ORG}:main"), "ref": "main", "sha": format!("{:040x}", id + 2) },
+            "author_association": "MEMBER"
+        });
+        self.repos[repo].pulls.push(pull);
+        self.repos[repo].json["updated_at"] = Value::from(now);
+        number
+    }
+
+    fn add_review(&mut self, repo: usize, number: u64, reviewer: usize) {
+        let now = self.tick();
+        let id = self.id();
+        let full_name = self.repos[repo].json["full_name"].as_str().unwrap_or_default().to_owned();
+        let login = format!("member-{reviewer}");
+        let review = json!({
+            "id": id, "node_id": format!("PRR_kw{id}"), "user": user(&login, 1000 + reviewer as u64),
+            "body": "Looks good.", "state": "APPROVED",
+            "html_url": format!("https://github.com/{full_name}/pull/{number}#pullrequestreview-{id}"),
+            "pull_request_url": format!("https://api.github.com/repos/{full_name}/pulls/{number}"),
+            "submitted_at": now, "commit_id": format!("{id:040x}"), "author_association": "MEMBER"
+        });
+        self.repos[repo].reviews.entry(number).or_default().push(review);
+        if let Some(pull) = self.repos[repo].pulls.get_mut(number as usize - 1) {
+            pull["updated_at"] = Value::from(now);
+        }
+    }
+
+    fn add_commit(&mut self, repo: usize, author: usize) {
+        let now = self.tick();
+        let id = self.id();
+        let full_name = self.repos[repo].json["full_name"].as_str().unwrap_or_default().to_owned();
+        let sha = format!("{:040x}", id * 7919);
+        let login = format!("member-{author}");
+        let signature = json!({ "name": login, "email": format!("{login}@acme.example"), "date": now });
+        let commit = json!({
+            "sha": sha, "node_id": format!("C_kw{id}"),
+            "commit": { "author": signature, "committer": signature, "message": format!("Commit {id}"),
+                        "tree": { "sha": format!("{:040x}", id * 31), "url": "" }, "comment_count": 0 },
+            "url": format!("https://api.github.com/repos/{full_name}/commits/{sha}"),
+            "html_url": format!("https://github.com/{full_name}/commit/{sha}"),
+            "author": user(&login, 1000 + author as u64), "committer": user(&login, 1000 + author as u64),
+            "parents": []
+        });
+        // Newest first, as GitHub lists them.
+        self.repos[repo].commits.insert(0, commit);
+        self.repos[repo].json["pushed_at"] = Value::from(now);
+    }
+}
+
+impl FakeGitHub {
+    /// Starts the fake, accepting `token`, with a seeded organisation: 130 members (two
+    /// pages), 3 teams, 3 repositories — `widgets` with 120 pull requests (two pages) and 150
+    /// commits, `gadgets` with 5 and 3, `docs` empty — and reviews on every third pull request.
+    pub async fn start(token: &str) -> anyhow::Result<FakeGitHub> {
+        let mut data = Data {
+            token: token.to_owned(),
+            members: (0..130).map(|i| user(&format!("member-{i}"), 1000 + i)).collect(),
+            teams: Vec::new(),
+            repos: Vec::new(),
+            clock: 0,
+            next_id: 10_000,
+            rate_limit: None,
+            requests: Vec::new(),
+        };
+        for (i, slug) in ["platform", "web", "data"].iter().enumerate() {
+            data.teams.push(json!({
+                "id": 500 + i, "node_id": format!("T_kw{i}"), "name": slug.to_uppercase(), "slug": slug,
+                "description": format!("The {slug} team"), "privacy": "closed", "notification_setting": "notifications_enabled",
+                "permission": "pull", "url": format!("https://api.github.com/teams/{}", 500 + i),
+                "html_url": format!("https://github.com/orgs/{ORG}/teams/{slug}"), "parent": null
+            }));
+        }
+        for name in ["widgets", "gadgets", "docs"] {
+            let id = data.id();
+            let now = data.tick();
+            data.repos.push(Repo {
+                json: json!({
+                    "id": id, "node_id": format!("R_kg{id}"), "name": name, "full_name": format!("{ORG}/{name}"),
+                    "private": false, "owner": { "login": ORG, "id": 1, "type": "Organization" },
+                    "html_url": format!("https://github.com/{ORG}/{name}"), "description": format!("The {name}"),
+                    "fork": false, "url": format!("https://api.github.com/repos/{ORG}/{name}"),
+                    "created_at": now, "updated_at": now, "pushed_at": now, "default_branch": "main",
+                    "archived": false, "visibility": "public"
+                }),
+                pulls: Vec::new(),
+                reviews: BTreeMap::new(),
+                commits: Vec::new(),
+            });
+        }
+        for (repo, pulls, commits) in [(0, 120, 150), (1, 5, 3)] {
+            for i in 0..pulls {
+                let number = data.add_pull(repo, i % 130);
+                if number % 3 == 0 {
+                    data.add_review(repo, number, (i + 1) % 130);
+                }
+            }
+            for i in 0..commits {
+                data.add_commit(repo, i % 130);
+            }
+        }
+        let data = Arc::new(Mutex::new(data));
+        let app = Router::new()
+            .route("/orgs/{org}", get(org))
+            .route("/orgs/{org}/members", get(members))
+            .route("/orgs/{org}/teams", get(teams))
+            .route("/orgs/{org}/repos", get(repos))
+            .route("/repos/{owner}/{repo}/pulls", get(pulls))
+            .route("/repos/{owner}/{repo}/pulls/{number}/reviews", get(reviews))
+            .route("/repos/{owner}/{repo}/commits", get(commits))
+            .layer(axum::middleware::from_fn_with_state(data.clone(), gate))
+            .with_state(data.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let port = listener.local_addr()?.port();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Ok(FakeGitHub { port, data })
+    }
+
+    /// The API base URL.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The port it listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    fn data(&self) -> MutexGuard<'_, Data> {
+        self.data.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// New activity: a pull request in `gadgets`, a review on `widgets`#3 (which updates
+    /// that pull request), and a commit in `gadgets`.
+    pub fn add_activity(&self) {
+        let mut data = self.data();
+        data.add_pull(1, 7);
+        data.add_review(0, 3, 9);
+        data.add_commit(1, 11);
+    }
+
+    /// The path and query of every request, in order.
+    pub fn requests(&self) -> Vec<String> {
+        self.data().requests.clone()
+    }
+
+    /// Makes the next request answer with a rate limit.
+    pub fn set_rate_limit_once(&self, kind: RateLimit) {
+        self.data().rate_limit = Some(kind);
+    }
+
+    /// How many of each entity the fake holds now.
+    pub fn expected(&self) -> Expected {
+        let data = self.data();
+        Expected {
+            members: data.members.len(),
+            teams: data.teams.len(),
+            repositories: data.repos.len(),
+            pull_requests: data.repos.iter().map(|r| r.pulls.len()).sum(),
+            reviews: data.repos.iter().flat_map(|r| r.reviews.values()).map(Vec::len).sum(),
+            commits: data.repos.iter().map(|r| r.commits.len()).sum(),
+        }
+    }
+}
+
+type Shared = Arc<Mutex<Data>>;
+
+fn lock(data: &Shared) -> MutexGuard<'_, Data> {
+    data.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn message(status: StatusCode, text: &str) -> Response {
+    let body = json!({ "message": text, "documentation_url": "https://docs.github.com/rest", "status": status.as_u16().to_string() });
+    (status, axum::Json(body)).into_response()
+}
+
+fn reset_epoch() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default() + 1
+}
+
+/// Logs the request, checks the token, answers a pending rate limit, and adds GitHub's
+/// rate-limit headers to every response.
+async fn gate(State(data): State<Shared>, request: Request, next: Next) -> Response {
+    let (authorised, limit) = {
+        let mut data = lock(&data);
+        let target = request.uri().path_and_query().map(ToString::to_string).unwrap_or_default();
+        data.requests.push(target);
+        let presented = request.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or_default();
+        let authorised = presented == format!("Bearer {}", data.token) || presented == format!("token {}", data.token);
+        (authorised, if authorised { data.rate_limit.take() } else { None })
+    };
+    let mut response = if !authorised {
+        message(StatusCode::UNAUTHORIZED, "Bad credentials")
+    } else if let Some(limit) = limit {
+        let mut response = match limit {
+            RateLimit::SecondaryRetryAfter => message(StatusCode::FORBIDDEN, "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."),
+            RateLimit::TooManyRequests => message(StatusCode::TOO_MANY_REQUESTS, "Too many requests"),
+            RateLimit::PrimaryReset => message(StatusCode::FORBIDDEN, "API rate limit exceeded for user ID 1."),
+        };
+        if limit != RateLimit::PrimaryReset {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        response
+    } else {
+        next.run(request).await
+    };
+    let remaining = if limit == Some(RateLimit::PrimaryReset) { "0" } else { "4999" };
+    let headers = response.headers_mut();
+    for (name, value) in [
+        ("x-ratelimit-limit", "5000".to_owned()),
+        ("x-ratelimit-remaining", remaining.to_owned()),
+        ("x-ratelimit-used", "1".to_owned()),
+        ("x-ratelimit-reset", reset_epoch().to_string()),
+        ("x-ratelimit-resource", "core".to_owned()),
+        ("x-github-api-version-selected", "2022-11-28".to_owned()),
+    ] {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.insert(name, value);
+        }
+    }
+    response
+}
+
+/// One page of `items` as GitHub pages it: `per_page` (default 30, at most 100) and `page`,
+/// a `link` header, and on the first page an ETag honoured by `if-none-match`.
+fn page(items: &[Value], query: &BTreeMap<String, String>, headers: &HeaderMap, path: &str) -> Response {
+    let per_page = query.get("per_page").and_then(|v| v.parse::<usize>().ok()).unwrap_or(30).clamp(1, 100);
+    let page = query.get("page").and_then(|v| v.parse::<usize>().ok()).unwrap_or(1).max(1);
+    let last = items.len().div_ceil(per_page).max(1);
+    let start = (page - 1) * per_page;
+    let slice: Vec<&Value> = items.iter().skip(start).take(per_page).collect();
+    let body = serde_json::to_string(&slice).unwrap_or_default();
+    let etag = format!("W/\"{:016x}\"", fnv(body.as_bytes()));
+    if headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) == Some(etag.as_str()) {
+        return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response();
+    }
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("127.0.0.1");
+    let link_to = |n: usize| {
+        let mut params = query.clone();
+        params.insert("page".into(), n.to_string());
+        params.insert("per_page".into(), per_page.to_string());
+        let query: Vec<String> = params.iter().map(|(k, v)| format!("{k}={}", encode(v))).collect();
+        format!("<http://{host}{path}?{}>", query.join("&"))
+    };
+    let mut links = Vec::new();
+    if page < last {
+        links.push(format!("{}; rel=\"next\"", link_to(page + 1)));
+        links.push(format!("{}; rel=\"last\"", link_to(last)));
+    }
+    if page > 1 {
+        links.push(format!("{}; rel=\"first\"", link_to(1)));
+        links.push(format!("{}; rel=\"prev\"", link_to(page - 1)));
+    }
+    let mut response = (StatusCode::OK, [(header::CONTENT_TYPE, "application/json; charset=utf-8")], body).into_response();
+    if let Ok(value) = HeaderValue::from_str(&etag) {
+        response.headers_mut().insert(header::ETAG, value);
+    }
+    if !links.is_empty()
+        && let Ok(value) = HeaderValue::from_str(&links.join(", "))
+    {
+        response.headers_mut().insert(header::LINK, value);
+    }
+    response
+}
+
+/// Percent-encodes a query value (the characters GitHub's own links encode).
+fn encode(value: &str) -> String {
+    value.bytes().map(|b| match b {
+        b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+        other => format!("%{other:02X}"),
+    }).collect()
+}
+
+fn fnv(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, b| (hash ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3))
+}
+
+fn find_repo<'a>(data: &'a Data, owner: &str, repo: &str) -> Option<&'a Repo> {
+    data.repos.iter().find(|r| r.json["full_name"] == format!("{owner}/{repo}"))
+}
+
+type Q = Query<BTreeMap<String, String>>;
+
+async fn org(State(data): State<Shared>, Path(org): Path<String>) -> Response {
+    if org != ORG {
+        return message(StatusCode::NOT_FOUND, "Not Found");
+    }
+    let data = lock(&data);
+    axum::Json(json!({ "login": ORG, "id": 1, "node_id": "O_kg1", "url": format!("https://api.github.com/orgs/{ORG}"),
+        "description": "Acme", "name": "Acme", "public_repos": data.repos.len(), "type": "Organization" })).into_response()
+}
+
+async fn members(State(data): State<Shared>, Path(org): Path<String>, Query(q): Q, headers: HeaderMap) -> Response {
+    if org != ORG {
+        return message(StatusCode::NOT_FOUND, "Not Found");
+    }
+    page(&lock(&data).members, &q, &headers, &format!("/orgs/{org}/members"))
+}
+
+async fn teams(State(data): State<Shared>, Path(org): Path<String>, Query(q): Q, headers: HeaderMap) -> Response {
+    if org != ORG {
+        return message(StatusCode::NOT_FOUND, "Not Found");
+    }
+    page(&lock(&data).teams, &q, &headers, &format!("/orgs/{org}/teams"))
+}
+
+async fn repos(State(data): State<Shared>, Path(org): Path<String>, Query(q): Q, headers: HeaderMap) -> Response {
+    if org != ORG {
+        return message(StatusCode::NOT_FOUND, "Not Found");
+    }
+    let data = lock(&data);
+    let mut repos: Vec<Value> = data.repos.iter().map(|r| r.json.clone()).collect();
+    if q.get("sort").map(String::as_str) == Some("updated") {
+        repos.sort_by(|a, b| b["updated_at"].as_str().cmp(&a["updated_at"].as_str()));
+        if q.get("direction").map(String::as_str) == Some("asc") {
+            repos.reverse();
+        }
+    }
+    page(&repos, &q, &headers, &format!("/orgs/{org}/repos"))
+}
+
+async fn pulls(State(data): State<Shared>, Path((owner, repo)): Path<(String, String)>, Query(q): Q, headers: HeaderMap) -> Response {
+    let data = lock(&data);
+    let Some(found) = find_repo(&data, &owner, &repo) else {
+        return message(StatusCode::NOT_FOUND, "Not Found");
+    };
+    let state = q.get("state").map(String::as_str).unwrap_or("open");
+    let mut pulls: Vec<Value> = found
+        .pulls
+        .iter()
+        .filter(|p| state == "all" || p["state"] == state)
+        .cloned()
+        .collect();
+    let key = if q.get("sort").map(String::as_str) == Some("updated") { "updated_at" } else { "created_at" };
+    pulls.sort_by(|a, b| b[key].as_str().cmp(&a[key].as_str()));
+    if q.get("direction").map(String::as_str) == Some("asc") {
+        pulls.reverse();
+    }
+    page(&pulls, &q, &headers, &format!("/repos/{owner}/{repo}/pulls"))
+}
+
+async fn reviews(
+    State(data): State<Shared>,
+    Path((owner, repo, number)): Path<(String, String, u64)>,
+    Query(q): Q,
+    headers: HeaderMap,
+) -> Response {
+    let data = lock(&data);
+    let Some(found) = find_repo(&data, &owner, &repo) else {
+        return message(StatusCode::NOT_FOUND, "Not Found");
+    };
+    if number == 0 || number as usize > found.pulls.len() {
+        return message(StatusCode::NOT_FOUND, "Not Found");
+    }
+    let reviews = found.reviews.get(&number).cloned().unwrap_or_default();
+    page(&reviews, &q, &headers, &format!("/repos/{owner}/{repo}/pulls/{number}/reviews"))
+}
+
+async fn commits(State(data): State<Shared>, Path((owner, repo)): Path<(String, String)>, Query(q): Q, headers: HeaderMap) -> Response {
+    let data = lock(&data);
+    let Some(found) = find_repo(&data, &owner, &repo) else {
+        return message(StatusCode::NOT_FOUND, "Not Found");
+    };
+    if found.commits.is_empty() {
+        return message(StatusCode::CONFLICT, "Git Repository is empty.");
+    }
+    let since = q.get("since").cloned();
+    let commits: Vec<Value> = found
+        .commits
+        .iter()
+        .filter(|c| since.as_deref().is_none_or(|s| c["commit"]["committer"]["date"].as_str().is_some_and(|d| d >= s)))
+        .cloned()
+        .collect();
+    page(&commits, &q, &headers, &format!("/repos/{owner}/{repo}/commits"))
+}
