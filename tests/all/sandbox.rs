@@ -135,3 +135,40 @@ async fn a_secret_echoed_back_is_redacted_from_the_log() {
     assert!(log.contains("header=Bearer [redacted]"), "{log}");
     assert!(!log.contains("canary-5f3a9c1e"), "{log}");
 }
+
+#[tokio::test]
+async fn compiled_components_are_cached_on_disk_across_restarts() {
+    let cache = tempfile::tempdir().expect("tempdir");
+    let wasm = std::fs::read(guests::TRIVIAL_WASM).expect("the trivial component");
+    let manifest = || sluice::manifest::Manifest::load(std::path::Path::new(guests::TRIVIAL_MANIFEST)).expect("manifest");
+    // Every compiled artifact of the cache with its modification time (wasmtime's usage
+    // statistics and clean-up markers change on every read, so they are left out).
+    fn files(dir: &std::path::Path) -> Vec<(std::path::PathBuf, std::time::SystemTime)> {
+        let mut found = Vec::new();
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                found.extend(files(&path));
+            } else if let Some(name) = path.file_name().and_then(|n| n.to_str())
+                && (name.ends_with(".stats") || name.starts_with(".cleanup"))
+            {
+                continue;
+            } else if let Ok(modified) = entry.metadata().and_then(|m| m.modified()) {
+                found.push((path, modified));
+            }
+        }
+        found.sort();
+        found
+    }
+    {
+        let runtime = Runtime::new(Some(cache.path()), sluice::runtime::Limits::default()).expect("runtime");
+        runtime.load(&wasm, manifest()).expect("load");
+    }
+    let cached = files(cache.path());
+    assert!(!cached.is_empty(), "compiling wrote the artifact to the cache");
+    let restarted = Runtime::new(Some(cache.path()), sluice::runtime::Limits::default()).expect("runtime");
+    let plugin = restarted.load(&wasm, manifest()).expect("load from the cache");
+    assert_eq!(files(cache.path()), cached, "a restart reads the artifact instead of compiling and writing it again");
+    let (outcome, _) = sync(&restarted, &plugin, json!({}), Grants::default(), &[]).await;
+    assert_eq!(outcome.status, RunStatus::Succeeded);
+}
