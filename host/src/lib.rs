@@ -8,5 +8,6 @@
 pub mod cli;
 pub mod egress;
 pub mod manifest;
+pub mod people;
 pub mod runtime;
 pub mod secrets;

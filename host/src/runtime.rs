@@ -30,6 +30,7 @@ pub use outcome::{ConnectorErrorKind, EmittedRecord, RunError, RunOutcome, RunSt
 
 use crate::egress::{Allowlist, Egress, Grants};
 use crate::manifest::Manifest;
+use crate::people::Directory;
 use crate::secrets::SecretSet;
 use bindings::{Connector, ConnectorPre, types};
 use run_state::{MemoryLimiter, RunState};
@@ -80,6 +81,8 @@ pub struct RunContext {
     pub state: BTreeMap<String, String>,
     /// Where log lines go.
     pub log: Arc<dyn LogSink>,
+    /// The directory people are looked up in.
+    pub people: Arc<dyn Directory>,
 }
 
 /// A compiled, pre-linked connector and its manifest.
@@ -260,6 +263,8 @@ impl Runtime {
             records_by_stream: BTreeMap::new(),
             cpu_ticks: 0,
             failure: None,
+            people: context.people.clone(),
+            observations: Vec::new(),
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.memory);
@@ -319,6 +324,7 @@ impl Runtime {
             error,
             note,
             records: std::mem::take(&mut state.records),
+            identities: std::mem::take(&mut state.observations),
             state: std::mem::take(&mut state.state),
             stats: RunStats {
                 wall_time: started.elapsed(),
@@ -344,6 +350,7 @@ impl Runtime {
             error: Some(error),
             note: None,
             records: Vec::new(),
+            identities: Vec::new(),
             state,
             stats: RunStats {
                 wall_time: started.elapsed(),

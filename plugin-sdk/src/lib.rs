@@ -41,6 +41,7 @@ pub mod config;
 pub mod event;
 pub mod http;
 pub mod log;
+pub mod people;
 pub mod records;
 pub mod state;
 

@@ -3,5 +3,6 @@
 mod cli;
 mod egress;
 mod github;
+mod people;
 mod sandbox;
 mod support;

@@ -10,6 +10,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use sluice::egress::{Grants, HostPattern};
 use sluice::manifest::Manifest;
+use sluice::people::StaticDirectory;
 use sluice::runtime::{Call, Limits, LogLine, LogSink, RunContext, RunOutcome, Runtime};
 use sluice::secrets::SecretSet;
 
@@ -151,6 +152,7 @@ pub async fn sync(
                 grants,
                 state: BTreeMap::new(),
                 log: log.clone(),
+                people: Arc::new(StaticDirectory::default()),
             },
         )
         .await;

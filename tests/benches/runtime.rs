@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use sluice::egress::Grants;
 use sluice::manifest::Manifest;
+use sluice::people::StaticDirectory;
 use sluice::runtime::{Call, Limits, LogLine, LogSink, RunContext, RunStatus, Runtime};
 use sluice::secrets::SecretSet;
 use sluice_tests::guests;
@@ -43,6 +44,7 @@ fn first_run(tokio: &tokio::runtime::Runtime, cache: &std::path::Path) -> anyhow
             grants: Grants::default(),
             state: BTreeMap::new(),
             log: Arc::new(Discard),
+            people: Arc::new(StaticDirectory::default()),
         },
     ));
     anyhow::ensure!(outcome.status == RunStatus::Succeeded, "the first run failed: {:?}", outcome.error);

@@ -12,6 +12,7 @@ use anyhow::{Context as _, bail};
 use super::{artifact, plugin_build};
 use crate::egress::{Grants, HostPattern};
 use crate::manifest::Manifest;
+use crate::people::StaticDirectory;
 use crate::runtime::{Call, Limits, LogLine, LogSink, RunContext, RunOutcome, RunStatus, Runtime};
 use crate::secrets::SecretSet;
 
@@ -44,6 +45,13 @@ pub struct RunArgs {
     /// Where records go, as JSON lines (default: standard output).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// A JSON list of people standing in for the company's directory:
+    /// `[{"id", "name", "identities": [{"system", "id"}]}]`.
+    #[arg(long)]
+    people: Option<PathBuf>,
+    /// Where the identities the connector reported go, as JSON lines.
+    #[arg(long)]
+    identities: Option<PathBuf>,
     /// Wall-clock deadline of the run, e.g. `30s`, `5m`.
     #[arg(long, default_value = "15m", value_parser = humantime::parse_duration)]
     timeout: Duration,
@@ -84,6 +92,10 @@ pub async fn run(args: RunArgs, call: Call) -> anyhow::Result<ExitCode> {
         private_hosts: parse_hosts(&args.allow_private_hosts, "--allow-private-host")?,
     };
     let secrets = parse_secrets(&args.secrets)?;
+    let people = match &args.people {
+        Some(path) => StaticDirectory::load(path)?,
+        None => StaticDirectory::default(),
+    };
     let limits = Limits {
         wall_time: args.timeout,
         cpu_time: args.cpu_limit,
@@ -103,11 +115,15 @@ pub async fn run(args: RunArgs, call: Call) -> anyhow::Result<ExitCode> {
                 grants,
                 state,
                 log: Arc::new(StderrLog),
+                people: Arc::new(people),
             },
         )
         .await;
     if outcome.keeps_output() && is_sync {
         write_records(&outcome, args.out.as_deref())?;
+        if let Some(path) = &args.identities {
+            write_identities(&outcome, path)?;
+        }
         if let Some(path) = &args.state {
             let text = serde_json::to_string_pretty(&outcome.state).context("encoding the state")?;
             std::fs::write(path, text).with_context(|| format!("cannot write the state to {}", path.display()))?;
@@ -209,6 +225,15 @@ fn write_records(outcome: &RunOutcome, out: Option<&Path>) -> anyhow::Result<()>
     writer.flush().context("writing records")
 }
 
+fn write_identities(outcome: &RunOutcome, path: &Path) -> anyhow::Result<()> {
+    let mut text = String::new();
+    for observation in &outcome.identities {
+        text.push_str(&serde_json::to_string(observation).context("encoding an identity")?);
+        text.push('\n');
+    }
+    std::fs::write(path, text).with_context(|| format!("cannot write identities to {}", path.display()))
+}
+
 fn report(outcome: &RunOutcome, is_sync: bool) {
     let stats = &outcome.stats;
     let streams: Vec<String> = stats.records_by_stream.iter().map(|(s, n)| format!("{s} {n}")).collect();
@@ -231,6 +256,9 @@ fn report(outcome: &RunOutcome, is_sync: bool) {
             "   records:     {total}{}",
             if streams.is_empty() { String::new() } else { format!(" ({})", streams.join(", ")) }
         );
+    }
+    if !outcome.identities.is_empty() {
+        eprintln!("   identities:  {}", outcome.identities.len());
     }
     eprintln!("   http:        {} requests", stats.http_requests);
     eprintln!("   wall time:   {:.3} s", stats.wall_time.as_secs_f64());

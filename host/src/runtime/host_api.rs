@@ -4,12 +4,13 @@
 //! An import returns `Ok(Err(..))` for what the connector can handle, and `Err(..)` (a
 //! trap) for a broken cap, which ends the run with a precise message.
 
-use super::bindings::sluice::connector::{config, http, log, records, state};
+use super::bindings::sluice::connector::{config, http, log, people, records, state};
 use super::bindings::types::{self, Auth, HttpError, HttpRequest, HttpResponse, Item};
 use super::log_sink::{Level, Source};
 use super::outcome::{EmittedRecord, RunError};
 use super::run_state::RunState;
 use crate::egress::{Credentials, EgressError, OutboundRequest};
+use crate::people::{Identity, Observation};
 
 impl types::Host for RunState {}
 
@@ -172,6 +173,55 @@ impl state::Host for RunState {
 impl config::Host for RunState {
     async fn get(&mut self) -> wasmtime::Result<String> {
         Ok(self.config.clone())
+    }
+}
+
+impl people::Host for RunState {
+    async fn observe(
+        &mut self,
+        identity: people::Identity,
+        verified_email: Option<String>,
+        name: Option<String>,
+    ) -> wasmtime::Result<()> {
+        let cap = self.limits.name_bytes;
+        let too_long = [Some(&identity.system), Some(&identity.id), verified_email.as_ref(), name.as_ref()]
+            .into_iter()
+            .flatten()
+            .any(|text| text.len() > cap);
+        if too_long || identity.system.is_empty() || identity.id.is_empty() {
+            return Err(self.stop(RunError::Cap(format!(
+                "an identity's system, id, email and name must be 1 to {cap} bytes"
+            ))));
+        }
+        if self.observations.len() >= self.limits.identities {
+            let cap = self.limits.identities;
+            return Err(self.stop(RunError::Cap(format!("more than {cap} identities reported in one run"))));
+        }
+        self.observations.push(Observation {
+            identity: Identity {
+                system: identity.system,
+                id: identity.id,
+            },
+            verified_email,
+            name,
+        });
+        Ok(())
+    }
+
+    async fn find(&mut self, identity: people::Identity) -> wasmtime::Result<Option<people::Person>> {
+        let wanted = Identity {
+            system: identity.system,
+            id: identity.id,
+        };
+        Ok(self.people.find(&wanted).map(|person| people::Person {
+            id: person.id,
+            name: person.name,
+            identities: person
+                .identities
+                .into_iter()
+                .map(|i| people::Identity { system: i.system, id: i.id })
+                .collect(),
+        }))
     }
 }
 

@@ -32,6 +32,8 @@ pub struct Limits {
     pub state_value_bytes: usize,
     /// Most state entries.
     pub state_entries: usize,
+    /// Most identities one run may report.
+    pub identities: usize,
     /// Caps on outbound HTTP.
     pub egress: EgressLimits,
 }
@@ -51,6 +53,7 @@ impl Default for Limits {
             name_bytes: 512,
             state_value_bytes: 1 << 20,
             state_entries: 10_000,
+            identities: 100_000,
             egress: EgressLimits::default(),
         }
     }

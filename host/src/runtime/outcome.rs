@@ -126,6 +126,8 @@ pub struct RunOutcome {
     pub note: Option<String>,
     /// Records emitted.
     pub records: Vec<EmittedRecord>,
+    /// Identities the connector reported seeing, for the directory of people.
+    pub identities: Vec<crate::people::Observation>,
     /// The state after the run: the stored state with the run's changes applied.
     pub state: BTreeMap<String, String>,
     /// Figures.

@@ -11,6 +11,7 @@ use super::limits::Limits;
 use super::log_sink::LogWriter;
 use super::outcome::{EmittedRecord, RunError};
 use crate::egress::Egress;
+use crate::people::{Directory, Observation};
 
 /// One run's store data.
 pub struct RunState {
@@ -27,6 +28,8 @@ pub struct RunState {
     pub(super) record_bytes: usize,
     pub(super) records_by_stream: BTreeMap<String, u64>,
     pub(super) cpu_ticks: u64,
+    pub(super) people: Arc<dyn Directory>,
+    pub(super) observations: Vec<Observation>,
     /// The cap the run broke, recorded where the trap is raised so the outcome can name it
     /// precisely whatever wasmtime wraps the trap in.
     pub(super) failure: Option<RunError>,
