@@ -63,6 +63,7 @@ fn main() -> anyhow::Result<()> {
     let manifest = Manifest::load(std::path::Path::new(guests::TRIVIAL_MANIFEST))?;
     let plugin = runtime.load(&std::fs::read(guests::TRIVIAL_WASM)?, manifest)?;
     let log: Arc<dyn LogSink> = Arc::new(Discard);
+    let people: Arc<dyn sluice::people::Directory> = Arc::new(StaticDirectory::default());
     let run_once = || async {
         let outcome = runtime
             .run(
@@ -74,6 +75,7 @@ fn main() -> anyhow::Result<()> {
                     grants: Grants::default(),
                     state: BTreeMap::new(),
                     log: log.clone(),
+                    people: people.clone(),
                 },
             )
             .await;
