@@ -1,79 +1,22 @@
 //! The GitHub connector end to end through `sluice plugin run`, against a fake GitHub.
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::Output;
 
-use serde_json::{Value, json};
+use serde_json::json;
 use sluice_tests::fakes::github::{FakeGitHub, ORG, RateLimit};
 use sluice_tests::guests;
 
+use crate::support::{Run, run_connector};
+
 const TOKEN: &str = "ghp_canary0123456789abcdefghijklmnopqrstu";
-
-struct Run {
-    output: Output,
-    records: Vec<Value>,
-}
-
-impl Run {
-    fn stderr(&self) -> String {
-        String::from_utf8_lossy(&self.output.stderr).into_owned()
-    }
-
-    /// Records by stream, each list of keys checked for duplicates.
-    fn by_stream(&self) -> BTreeMap<String, Vec<String>> {
-        let mut streams: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for record in &self.records {
-            let stream = record["stream"].as_str().expect("stream").to_owned();
-            let key = record["key"].as_str().expect("key").to_owned();
-            streams.entry(stream).or_default().push(key);
-        }
-        streams.values_mut().for_each(|keys| keys.sort());
-        for (stream, keys) in &streams {
-            let unique: BTreeSet<&String> = keys.iter().collect();
-            assert_eq!(unique.len(), keys.len(), "every `{stream}` record exactly once");
-        }
-        streams
-    }
-
-    fn count(&self, stream: &str) -> usize {
-        self.by_stream().get(stream).map_or(0, Vec::len)
-    }
-}
 
 /// Runs the GitHub connector against the fake, with `state` as its cursor file.
 async fn run(fake: &FakeGitHub, dir: &Path, state: &Path, token: &str) -> Run {
-    let config = dir.join("config.json");
-    std::fs::write(&config, json!({ "org": ORG, "api_base_url": fake.url() }).to_string()).expect("config");
-    let out = dir.join("records.jsonl");
-    let _ = std::fs::remove_file(&out);
+    let config = json!({ "org": ORG, "api_base_url": fake.url() });
     let grant = format!("127.0.0.1:{}", fake.port());
-    let args: Vec<String> = [
-        "plugin", "run", guests::GITHUB_WASM, "--manifest", guests::GITHUB_MANIFEST,
-        "--config", &config.display().to_string(),
-        "--secret", &format!("github_token={token}"),
-        "--allow-private-host", &grant,
-        "--state", &state.display().to_string(),
-        "--out", &out.display().to_string(),
-    ]
-    .iter()
-    .map(ToString::to_string)
-    .collect();
-    let output = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
-            .args(&args)
-            .env("SLUICE_CACHE_DIR", std::env::temp_dir().join("sluice-test-cache"))
-            .output()
-            .expect("run sluice")
-    })
-    .await
-    .expect("join");
-    let records = std::fs::read_to_string(&out)
-        .unwrap_or_default()
-        .lines()
-        .map(|line| serde_json::from_str(line).expect("a JSON line"))
-        .collect();
-    Run { output, records }
+    let secret = format!("github_token={token}");
+    let args = ["--secret", &secret, "--allow-private-host", &grant];
+    run_connector(guests::GITHUB_WASM, guests::GITHUB_MANIFEST, dir, state, &config, &args).await
 }
 
 fn paths() -> (tempfile::TempDir, PathBuf) {

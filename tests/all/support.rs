@@ -158,3 +158,73 @@ pub async fn sync(
         .await;
     (outcome, log)
 }
+
+/// What `sluice plugin run` did: its process output and the records it wrote.
+pub struct Run {
+    pub output: std::process::Output,
+    pub records: Vec<serde_json::Value>,
+}
+
+impl Run {
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.output.stderr).into_owned()
+    }
+
+    /// Keys by stream, sorted; fails if a stream holds a key twice.
+    pub fn by_stream(&self) -> BTreeMap<String, Vec<String>> {
+        let mut streams: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for record in &self.records {
+            let stream = record["stream"].as_str().expect("stream").to_owned();
+            let key = record["key"].as_str().expect("key").to_owned();
+            streams.entry(stream).or_default().push(key);
+        }
+        for (stream, keys) in streams.iter_mut() {
+            keys.sort();
+            let before = keys.len();
+            keys.dedup();
+            assert_eq!(keys.len(), before, "every `{stream}` record exactly once");
+        }
+        streams
+    }
+
+    pub fn count(&self, stream: &str) -> usize {
+        self.by_stream().get(stream).map_or(0, Vec::len)
+    }
+}
+
+/// Runs `sluice plugin run` on a connector with `config`, `state` as its cursor file, and
+/// `extra` flags (secrets, grants), and reads back the records it wrote.
+pub async fn run_connector(
+    wasm: &str,
+    manifest: &str,
+    dir: &std::path::Path,
+    state: &std::path::Path,
+    config: &serde_json::Value,
+    extra: &[&str],
+) -> Run {
+    let config_path = dir.join("config.json");
+    std::fs::write(&config_path, config.to_string()).expect("config");
+    let out = dir.join("records.jsonl");
+    let _ = std::fs::remove_file(&out);
+    let mut args: Vec<String> = vec!["plugin".into(), "run".into(), wasm.into(), "--manifest".into(), manifest.into()];
+    for (flag, path) in [("--config", &config_path), ("--state", &state.to_path_buf()), ("--out", &out)] {
+        args.push(flag.into());
+        args.push(path.display().to_string());
+    }
+    args.extend(extra.iter().map(ToString::to_string));
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
+            .args(&args)
+            .env("SLUICE_CACHE_DIR", std::env::temp_dir().join("sluice-test-cache"))
+            .output()
+            .expect("run sluice")
+    })
+    .await
+    .expect("join");
+    let records = std::fs::read_to_string(&out)
+        .unwrap_or_default()
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a JSON line"))
+        .collect();
+    Run { output, records }
+}

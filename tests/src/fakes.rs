@@ -2,3 +2,4 @@
 //! like the services' documented APIs, pagination and rate-limit headers included.
 
 pub mod github;
+pub mod jira;

@@ -1,0 +1,72 @@
+//! The Jira connector end to end through `sluice plugin run`, against a fake Jira Cloud.
+
+use std::path::Path;
+
+use serde_json::json;
+use sluice_tests::fakes::jira::FakeJira;
+use sluice_tests::guests;
+
+use crate::support::{Run, run_connector};
+
+const EMAIL: &str = "bot@acme.example";
+const TOKEN: &str = "ATATT3xFfGF0canary-jira-token";
+
+async fn run(fake: &FakeJira, dir: &Path, token: &str) -> Run {
+    let config = json!({ "site_url": fake.url(), "email": EMAIL, "projects": ["ENG", "OPS"] });
+    let grant = format!("127.0.0.1:{}", fake.port());
+    let secret = format!("jira_api_token={token}");
+    let state = dir.join("state.json");
+    run_connector(guests::JIRA_WASM, guests::JIRA_MANIFEST, dir, &state, &config, &["--secret", &secret, "--allow-private-host", &grant]).await
+}
+
+#[tokio::test]
+async fn a_full_run_pages_through_everything_and_a_second_fetches_only_changes() {
+    let fake = FakeJira::start(EMAIL, TOKEN).await.expect("fake Jira");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let first = run(&fake, dir.path(), TOKEN).await;
+    assert_eq!(first.output.status.code(), Some(0), "{}", first.stderr());
+    let expected = fake.expected();
+    assert_eq!(first.count("issues"), expected.issues);
+    assert_eq!(first.count("users"), expected.users);
+    assert_eq!(first.count("boards"), expected.boards);
+    assert_eq!(first.count("sprints"), expected.sprints);
+    assert_eq!(first.count("worklogs"), expected.worklogs);
+    assert!(!first.stderr().contains(TOKEN));
+    let requests = fake.requests();
+    assert!(requests.iter().any(|r| r.contains("nextPageToken=page-100")), "search paged by token: {requests:?}");
+    assert!(requests.iter().any(|r| r.contains("/sprint?startAt=50")), "sprints paged by startAt");
+
+    fake.add_activity();
+    let second = run(&fake, dir.path(), TOKEN).await;
+    assert_eq!(second.output.status.code(), Some(0), "{}", second.stderr());
+    let streams = second.by_stream();
+    assert_eq!(streams["issues"], ["ENG-1", "OPS-6"], "only the updated and the new issue");
+    assert_eq!(streams["worklogs"].len(), 1, "only the new worklog");
+    let last_search = fake.requests().into_iter().rfind(|r| r.starts_with("/rest/api/3/search/jql")).expect("a search");
+    assert!(last_search.contains("updated+%3E%3D"), "the second search asks only for updates: {last_search}");
+}
+
+#[tokio::test]
+async fn bad_credentials_are_an_auth_error_naming_jira() {
+    let fake = FakeJira::start(EMAIL, TOKEN).await.expect("fake Jira");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let run = run(&fake, dir.path(), "wrong-token").await;
+    assert_eq!(run.output.status.code(), Some(1));
+    let stderr = run.stderr();
+    assert!(
+        stderr.contains(&format!("authentication failed: Jira at {} rejected the email `{EMAIL}` with the API token `jira_api_token` (401", fake.url())),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn a_429_with_retry_after_is_waited_out() {
+    let fake = FakeJira::start(EMAIL, TOKEN).await.expect("fake Jira");
+    fake.set_rate_limit_once();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let run = run(&fake, dir.path(), TOKEN).await;
+    assert_eq!(run.output.status.code(), Some(0), "{}", run.stderr());
+    assert_eq!(run.count("issues"), fake.expected().issues);
+    let requests = fake.requests();
+    assert_eq!(requests[0], requests[1], "the limited request was asked again");
+}
