@@ -6,20 +6,7 @@ use std::process::Output;
 use serde_json::json;
 use sluice_tests::guests;
 
-use crate::support::Spy;
-
-/// Runs `sluice` with `args` off the async runtime's threads.
-async fn sluice(args: Vec<String>) -> Output {
-    tokio::task::spawn_blocking(move || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
-            .args(&args)
-            .env("SLUICE_CACHE_DIR", std::env::temp_dir().join("sluice-test-cache"))
-            .output()
-            .expect("run sluice")
-    })
-    .await
-    .expect("join")
-}
+use crate::support::{Spy, sluice};
 
 fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()

@@ -212,7 +212,18 @@ pub async fn run_connector(
         args.push(path.display().to_string());
     }
     args.extend(extra.iter().map(ToString::to_string));
-    let output = tokio::task::spawn_blocking(move || {
+    let output = sluice(args).await;
+    let records = std::fs::read_to_string(&out)
+        .unwrap_or_default()
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a JSON line"))
+        .collect();
+    Run { output, records }
+}
+
+/// Runs the `sluice` command with `args`, off the async runtime's threads.
+pub async fn sluice(args: Vec<String>) -> std::process::Output {
+    tokio::task::spawn_blocking(move || {
         std::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
             .args(&args)
             .env("SLUICE_CACHE_DIR", std::env::temp_dir().join("sluice-test-cache"))
@@ -220,11 +231,5 @@ pub async fn run_connector(
             .expect("run sluice")
     })
     .await
-    .expect("join");
-    let records = std::fs::read_to_string(&out)
-        .unwrap_or_default()
-        .lines()
-        .map(|line| serde_json::from_str(line).expect("a JSON line"))
-        .collect();
-    Run { output, records }
+    .expect("join")
 }

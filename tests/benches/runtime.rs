@@ -28,6 +28,18 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
     sorted[index].as_secs_f64() * 1e6
 }
 
+/// The context of a benchmark run: no config, secrets, grants or state.
+fn context(log: Arc<dyn LogSink>, people: Arc<dyn sluice::people::Directory>) -> RunContext {
+    RunContext {
+        config: serde_json::json!({}),
+        secrets: SecretSet::default(),
+        grants: Grants::default(),
+        state: BTreeMap::new(),
+        log,
+        people,
+    }
+}
+
 /// Time from a runtime's start to the end of its first run, with the compiled-component
 /// cache in `cache` (empty: the component is compiled; filled: it is read back).
 fn first_run(tokio: &tokio::runtime::Runtime, cache: &std::path::Path) -> anyhow::Result<Duration> {
@@ -38,14 +50,7 @@ fn first_run(tokio: &tokio::runtime::Runtime, cache: &std::path::Path) -> anyhow
     let outcome = tokio.block_on(runtime.run(
         &plugin,
         Call::Sync,
-        RunContext {
-            config: serde_json::json!({}),
-            secrets: SecretSet::default(),
-            grants: Grants::default(),
-            state: BTreeMap::new(),
-            log: Arc::new(Discard),
-            people: Arc::new(StaticDirectory::default()),
-        },
+        context(Arc::new(Discard), Arc::new(StaticDirectory::default())),
     ));
     anyhow::ensure!(outcome.status == RunStatus::Succeeded, "the first run failed: {:?}", outcome.error);
     Ok(start.elapsed())
@@ -65,20 +70,7 @@ fn main() -> anyhow::Result<()> {
     let log: Arc<dyn LogSink> = Arc::new(Discard);
     let people: Arc<dyn sluice::people::Directory> = Arc::new(StaticDirectory::default());
     let run_once = || async {
-        let outcome = runtime
-            .run(
-                &plugin,
-                Call::Sync,
-                RunContext {
-                    config: serde_json::json!({}),
-                    secrets: SecretSet::default(),
-                    grants: Grants::default(),
-                    state: BTreeMap::new(),
-                    log: log.clone(),
-                    people: people.clone(),
-                },
-            )
-            .await;
+        let outcome = runtime.run(&plugin, Call::Sync, context(log.clone(), people.clone())).await;
         assert_eq!(outcome.status, RunStatus::Succeeded);
         assert_eq!(outcome.records.len(), 1);
     };
