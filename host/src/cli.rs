@@ -38,6 +38,8 @@ enum PluginCommand {
     Run(Box<plugin_run::RunArgs>),
     /// Runs a connector's connection check once, without a server.
     Check(Box<plugin_run::RunArgs>),
+    /// Hands a connector one event (a webhook or interaction), without a server.
+    Event(Box<plugin_run::EventArgs>),
 }
 
 /// Parses the command line, runs the command and turns its outcome into an exit code.
@@ -64,6 +66,7 @@ pub fn main() -> ExitCode {
             Command::Plugin(PluginCommand::Build(args)) => plugin_build::build(&args).await.map(|_| ExitCode::SUCCESS),
             Command::Plugin(PluginCommand::Run(args)) => plugin_run::run(*args, crate::runtime::Call::Sync).await,
             Command::Plugin(PluginCommand::Check(args)) => plugin_run::run(*args, crate::runtime::Call::Check).await,
+            Command::Plugin(PluginCommand::Event(args)) => plugin_run::event(*args).await,
         }
     });
     match outcome {

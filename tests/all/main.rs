@@ -6,4 +6,5 @@ mod github;
 mod jira;
 mod people;
 mod sandbox;
+mod slack;
 mod support;

@@ -66,6 +66,28 @@ pub struct RunArgs {
     cache_dir: Option<PathBuf>,
 }
 
+/// Options of `sluice plugin event`.
+#[derive(Debug, clap::Args)]
+pub struct EventArgs {
+    #[command(flatten)]
+    run: RunArgs,
+    /// The event's kind, as `<service>.<type>`: `github.pull_request`, `slack.post_message`.
+    #[arg(long)]
+    kind: String,
+    /// The event's payload, a JSON file.
+    #[arg(long)]
+    payload: PathBuf,
+}
+
+/// Hands the connector one event and reports.
+pub async fn event(args: EventArgs) -> anyhow::Result<ExitCode> {
+    let text = std::fs::read_to_string(&args.payload)
+        .with_context(|| format!("cannot read the payload {}", args.payload.display()))?;
+    serde_json::from_str::<serde_json::Value>(&text)
+        .with_context(|| format!("the payload {} is not valid JSON", args.payload.display()))?;
+    run(args.run, Call::Event { kind: args.kind, json: text }).await
+}
+
 /// Prints log lines to standard error as they come.
 struct StderrLog;
 
@@ -105,6 +127,12 @@ pub async fn run(args: RunArgs, call: Call) -> anyhow::Result<ExitCode> {
     let runtime = Runtime::new(Some(&cache_dir(args.cache_dir.as_deref())), limits)?;
     let plugin = runtime.load(&wasm, manifest)?;
     let is_sync = matches!(call, Call::Sync);
+    let writes_output = !matches!(call, Call::Check);
+    let done = match call {
+        Call::Sync => "sync succeeded",
+        Call::Check => "connection check passed",
+        Call::Event { .. } => "event handled",
+    };
     let outcome = runtime
         .run(
             &plugin,
@@ -119,7 +147,7 @@ pub async fn run(args: RunArgs, call: Call) -> anyhow::Result<ExitCode> {
             },
         )
         .await;
-    if outcome.keeps_output() && is_sync {
+    if outcome.keeps_output() && writes_output {
         write_records(&outcome, args.out.as_deref())?;
         if let Some(path) = &args.identities {
             write_identities(&outcome, path)?;
@@ -129,7 +157,7 @@ pub async fn run(args: RunArgs, call: Call) -> anyhow::Result<ExitCode> {
             std::fs::write(path, text).with_context(|| format!("cannot write the state to {}", path.display()))?;
         }
     }
-    report(&outcome, is_sync);
+    report(&outcome, is_sync, done);
     Ok(match outcome.status {
         RunStatus::Succeeded => ExitCode::SUCCESS,
         RunStatus::RateLimited => ExitCode::from(EXIT_RATE_LIMITED),
@@ -234,15 +262,14 @@ fn write_identities(outcome: &RunOutcome, path: &Path) -> anyhow::Result<()> {
     std::fs::write(path, text).with_context(|| format!("cannot write identities to {}", path.display()))
 }
 
-fn report(outcome: &RunOutcome, is_sync: bool) {
+fn report(outcome: &RunOutcome, is_sync: bool, done: &str) {
     let stats = &outcome.stats;
     let streams: Vec<String> = stats.records_by_stream.iter().map(|(s, n)| format!("{s} {n}")).collect();
     let total: u64 = stats.records_by_stream.values().sum();
-    let status = match (outcome.status, is_sync) {
-        (RunStatus::Succeeded, true) => "sync succeeded",
-        (RunStatus::Succeeded, false) => "connection check passed",
-        (RunStatus::RateLimited, _) => "rate limited: records and cursor so far are kept",
-        (RunStatus::Failed, _) => "failed",
+    let status = match outcome.status {
+        RunStatus::Succeeded => done,
+        RunStatus::RateLimited => "rate limited: records and cursor so far are kept",
+        RunStatus::Failed => "failed",
     };
     eprintln!("── {status}");
     if let Some(error) = &outcome.error {
