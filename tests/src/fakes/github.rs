@@ -119,7 +119,7 @@ impl Data {
         let id = self.id();
         let full_name = self.repos[repo].json["full_name"].as_str().unwrap_or_default().to_owned();
         let number = self.repos[repo].pulls.len() as u64 + 1;
-        let merged = number % 2 == 0;
+        let merged = number.is_multiple_of(2);
         let login = format!("member-{author}");
         let pull = json!({
             "url": format!("https://api.github.com/repos/{full_name}/pulls/{number}"),
@@ -223,7 +223,7 @@ impl FakeGitHub {
         for (repo, pulls, commits) in [(0, 120, 150), (1, 5, 3)] {
             for i in 0..pulls {
                 let number = data.add_pull(repo, i % 130);
-                if number % 3 == 0 {
+                if number.is_multiple_of(3) {
                     data.add_review(repo, number, (i + 1) % 130);
                 }
             }
