@@ -3,6 +3,7 @@
 mod cli;
 mod egress;
 mod github;
+mod grafana;
 mod jira;
 mod people;
 mod sandbox;

@@ -2,5 +2,6 @@
 //! like the services' documented APIs, pagination and rate-limit headers included.
 
 pub mod github;
+pub mod grafana;
 pub mod jira;
 pub mod slack;
