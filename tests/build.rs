@@ -10,7 +10,7 @@ type Component = (&'static str, &'static str, &'static str);
 /// Workspaces of components, with the components to record.
 const WORKSPACES: &[(&str, &[Component])] = &[
     ("guests", &[("TRIVIAL", "trivial", "guest_trivial"), ("HOSTILE", "hostile", "guest_hostile"), ("PEOPLE", "people", "guest_people")]),
-    ("../plugins", &[("GITHUB", "github", "sluice_github"), ("JIRA", "jira", "sluice_jira"), ("SLACK", "slack", "sluice_slack"), ("GRAFANA", "grafana", "sluice_grafana")]),
+    ("../plugins", &[("GITHUB", "github", "sluice_github"), ("JIRA", "jira", "sluice_jira"), ("SLACK", "slack", "sluice_slack"), ("GRAFANA", "grafana", "sluice_grafana"), ("COPILOT", "copilot", "sluice_copilot")]),
 
 ];
 

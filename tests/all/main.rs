@@ -1,6 +1,7 @@
 //! Sluice's integration tests: one binary, so the build stays fast.
 
 mod cli;
+mod copilot;
 mod egress;
 mod github;
 mod grafana;

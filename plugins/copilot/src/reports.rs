@@ -1,0 +1,105 @@
+//! The organisation's 1-day usage reports: ask for each day since the cursor, follow the
+//! signed download links (no token goes to them), read the NDJSON or JSON report files.
+
+use serde_json::Value;
+use sluice_sdk::http;
+use sluice_sdk::{Error, Result, log, records, state};
+
+use crate::{Config, days};
+
+/// The last day whose report was read.
+const CURSOR: &str = "last_day";
+
+/// Emits the reports of the days after the cursor up to yesterday; returns a note when
+/// GitHub has none or refuses them, so a run without reports ends well instead of failing
+/// again on every schedule.
+pub fn sync(config: &Config) -> Result<Option<String>> {
+    let yesterday = days::today() - 1;
+    let first = state::get(CURSOR)
+        .and_then(|day| days::parse(&day))
+        .map_or(yesterday - i64::from(config.backfill_days) + 1, |last| last + 1);
+    let mut with_data = 0usize;
+    for day in first..=yesterday {
+        let name = days::format(day);
+        let path = format!("/orgs/{}/copilot/metrics/reports/organization-1-day", config.org);
+        let response = config.get(&path).query("day", &name).send()?;
+        match response.status {
+            204 => {}
+            403 | 422 => {
+                let reason = config.explain(Error::Permission(response.service_message()));
+                log::warn!("no Copilot usage reports: {reason}");
+                return Ok(Some(format!("Copilot usage reports skipped: {reason}")));
+            }
+            _ => {
+                let links: Value = response.error_for_status().map_err(|e| config.explain(e))?.json()?;
+                for link in links.get("download_links").and_then(Value::as_array).into_iter().flatten() {
+                    let url = link.as_str().ok_or_else(|| Error::Upstream("a download link is not a string".into()))?;
+                    read_report(url)?;
+                }
+                with_data += 1;
+            }
+        }
+        state::set(CURSOR, &name);
+    }
+    log::info!("Copilot reports read for {with_data} days"; stream = "copilot_daily", days = with_data);
+    Ok((with_data == 0 && first <= yesterday).then(|| {
+        format!(
+            "GitHub has no Copilot usage report for `{}` from {} to {}: reports need Copilot seats with activity",
+            config.org,
+            days::format(first),
+            days::format(yesterday)
+        )
+    }))
+}
+
+/// Reads one report file (NDJSON, or one JSON object) and emits its days and breakdowns.
+fn read_report(url: &str) -> Result<()> {
+    // Signed, time-limited URLs: the token must not travel there.
+    let text = http::get(url).send()?.error_for_status()?.text();
+    let objects: Vec<Value> = match serde_json::from_str::<Value>(&text) {
+        Ok(Value::Array(items)) => items,
+        Ok(one) => vec![one],
+        Err(_) => text
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(serde_json::from_str)
+            .collect::<std::result::Result<_, _>>()?,
+    };
+    for object in objects {
+        let totals = match object.get("day_totals").and_then(Value::as_array) {
+            Some(days) => days.clone(),
+            None => vec![object],
+        };
+        for total in totals {
+            emit_day(&total)?;
+        }
+    }
+    Ok(())
+}
+
+/// One record for the day, and one per entry of each `totals_by_*` breakdown, keyed by
+/// the entry's text fields (IDE, feature, language, model).
+fn emit_day(total: &Value) -> Result<()> {
+    let Some(day) = total.get("day").and_then(Value::as_str) else {
+        return Ok(());
+    };
+    records::emit_one("copilot_daily", day, total)?;
+    for (breakdown, entries) in total.as_object().into_iter().flatten() {
+        let (true, Some(entries)) = (breakdown.starts_with("totals_by_"), entries.as_array()) else {
+            continue;
+        };
+        for entry in entries {
+            let dimensions: Vec<&str> = entry
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter_map(|(_, v)| v.as_str())
+                .collect();
+            let mut record = entry.clone();
+            record["day"] = Value::from(day);
+            record["breakdown"] = Value::from(breakdown.as_str());
+            records::emit_one("copilot_daily", format!("{day}|{breakdown}|{}", dimensions.join("|")), &record)?;
+        }
+    }
+    Ok(())
+}

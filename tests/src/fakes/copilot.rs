@@ -1,0 +1,190 @@
+//! A fake of GitHub's Copilot APIs on 127.0.0.1: seats (paged by `link`) and the
+//! organisation's 1-day usage-metrics reports — `download_links` to signed report files
+//! (NDJSON), 204 for days without a report, 403 when the metrics policy is off.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{Value, json};
+
+/// How the fake answers report requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reports {
+    /// Reports for the three days before today; 204 before that.
+    LastThreeDays,
+    /// 204 for every day: no licensed activity.
+    None,
+    /// 403: the organisation's Copilot usage metrics policy is disabled.
+    Forbidden,
+}
+
+/// Seats the fake holds: two pages of 100.
+pub const SEATS: usize = 130;
+
+struct Data {
+    token: String,
+    reports: Reports,
+    downloads_with_token: usize,
+    requests: Vec<String>,
+}
+
+type Shared = Arc<Mutex<Data>>;
+
+fn lock(data: &Shared) -> MutexGuard<'_, Data> {
+    data.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A running fake.
+pub struct FakeCopilot {
+    port: u16,
+    data: Shared,
+}
+
+/// Today's day number in UTC.
+fn today() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| (d.as_secs() / 86_400) as i64).unwrap_or_default()
+}
+
+/// `YYYY-MM-DD` of a day number.
+pub fn day_name(days: i64) -> String {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    format!("{:04}-{month:02}-{day:02}", yoe + era * 400 + i64::from(month <= 2))
+}
+
+/// The days with a report under [`Reports::LastThreeDays`].
+pub fn report_days() -> Vec<String> {
+    (1..=3).map(|back| day_name(today() - back)).collect()
+}
+
+impl FakeCopilot {
+    /// Starts the fake for organisation `acme`, accepting `token`.
+    pub async fn start(token: &str, reports: Reports) -> anyhow::Result<FakeCopilot> {
+        let data = Arc::new(Mutex::new(Data { token: token.to_owned(), reports, downloads_with_token: 0, requests: Vec::new() }));
+        let app = Router::new()
+            .route("/orgs/{org}/copilot/billing/seats", get(seats))
+            .route("/orgs/{org}/copilot/metrics/reports/organization-1-day", get(report_links))
+            .route("/reports/{file}", get(report_file))
+            .with_state(data.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let port = listener.local_addr()?.port();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Ok(FakeCopilot { port, data })
+    }
+
+    /// The API base URL.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The port it listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// How many report downloads carried an `authorization` header (there must be none).
+    pub fn downloads_with_token(&self) -> usize {
+        lock(&self.data).downloads_with_token
+    }
+
+    /// The path and query of every request, in order.
+    pub fn requests(&self) -> Vec<String> {
+        lock(&self.data).requests.clone()
+    }
+}
+
+fn log_and_authorise<'a>(data: &'a Shared, request_target: String, headers: &HeaderMap) -> Result<MutexGuard<'a, Data>, Response> {
+    let mut data = lock(data);
+    data.requests.push(request_target);
+    let presented = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    if presented != Some(format!("Bearer {}", data.token).as_str()) {
+        return Err((StatusCode::UNAUTHORIZED, Json(json!({ "message": "Bad credentials", "documentation_url": "https://docs.github.com/rest", "status": "401" }))).into_response());
+    }
+    Ok(data)
+}
+
+async fn seats(State(data): State<Shared>, Path(org): Path<String>, Query(q): Query<BTreeMap<String, String>>, headers: HeaderMap, request: Request) -> Response {
+    let target = request.uri().path_and_query().map(ToString::to_string).unwrap_or_default();
+    if let Err(denied) = log_and_authorise(&data, target, &headers) {
+        return denied;
+    }
+    if org != "acme" {
+        return (StatusCode::NOT_FOUND, Json(json!({ "message": "Not Found", "status": "404" }))).into_response();
+    }
+    let per_page = q.get("per_page").and_then(|v| v.parse::<usize>().ok()).unwrap_or(50).clamp(1, 100);
+    let page = q.get("page").and_then(|v| v.parse::<usize>().ok()).unwrap_or(1).max(1);
+    let seats: Vec<Value> = (0..SEATS)
+        .skip((page - 1) * per_page)
+        .take(per_page)
+        .map(|i| json!({
+            "created_at": "2026-01-03T18:00:00-06:00", "updated_at": "2026-02-23T15:00:00-06:00", "pending_cancellation_date": null,
+            "last_activity_at": "2026-04-14T00:53:32-06:00", "last_activity_editor": "vscode/1.99.3/copilot/1.300.0",
+            "last_authenticated_at": "2026-04-14T00:53:32-06:00", "plan_type": "business",
+            "assignee": { "login": format!("member-{i}"), "id": 1000 + i, "type": "User", "site_admin": false }
+        }))
+        .collect();
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("127.0.0.1");
+    let mut response = Json(json!({ "total_seats": SEATS, "seats": seats })).into_response();
+    if page * per_page < SEATS
+        && let Ok(link) = HeaderValue::from_str(&format!("<http://{host}/orgs/{org}/copilot/billing/seats?per_page={per_page}&page={}>; rel=\"next\"", page + 1))
+    {
+        response.headers_mut().insert(header::LINK, link);
+    }
+    response
+}
+
+async fn report_links(State(data): State<Shared>, Query(q): Query<BTreeMap<String, String>>, headers: HeaderMap, request: Request) -> Response {
+    let target = request.uri().path_and_query().map(ToString::to_string).unwrap_or_default();
+    let reports = match log_and_authorise(&data, target, &headers) {
+        Ok(data) => data.reports,
+        Err(denied) => return denied,
+    };
+    let day = q.get("day").cloned().unwrap_or_default();
+    match reports {
+        Reports::Forbidden => (StatusCode::FORBIDDEN, Json(json!({ "message": "Copilot Usage Metrics API setting is disabled at the organization or enterprise level.", "status": "403" }))).into_response(),
+        Reports::LastThreeDays if report_days().contains(&day) => {
+            let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("127.0.0.1");
+            Json(json!({ "download_links": [format!("http://{host}/reports/{day}.ndjson?sig=abc123&se=2099-01-01")], "report_day": day })).into_response()
+        }
+        _ => StatusCode::NO_CONTENT.into_response(),
+    }
+}
+
+/// One line of NDJSON per file: the organisation's report object for that day.
+async fn report_file(State(data): State<Shared>, Path(file): Path<String>, headers: HeaderMap) -> Response {
+    {
+        let mut data = lock(&data);
+        data.requests.push(format!("/reports/{file}"));
+        if headers.contains_key(header::AUTHORIZATION) {
+            data.downloads_with_token += 1;
+        }
+    }
+    let day = file.trim_end_matches(".ndjson");
+    let line = json!({ "day_totals": [{
+        "day": day, "organization_id": "100000001", "daily_active_users": 12, "weekly_active_users": 30, "monthly_active_users": 41,
+        "user_initiated_interaction_count": 240, "code_generation_activity_count": 250, "code_acceptance_activity_count": 120,
+        "totals_by_ide": [
+            { "ide": "vscode", "user_initiated_interaction_count": 200, "code_generation_activity_count": 210, "code_acceptance_activity_count": 100 },
+            { "ide": "intellij", "user_initiated_interaction_count": 40, "code_generation_activity_count": 40, "code_acceptance_activity_count": 20 }
+        ],
+        "totals_by_feature": [
+            { "feature": "code_completion", "code_generation_activity_count": 200, "code_acceptance_activity_count": 110 },
+            { "feature": "chat_panel_ask_mode", "user_initiated_interaction_count": 40, "code_generation_activity_count": 50 }
+        ],
+        "totals_by_language_feature": [{ "language": "rust", "feature": "code_completion", "code_generation_activity_count": 90, "code_acceptance_activity_count": 45 }],
+        "totals_by_model_feature": [{ "model": "gpt-4.1", "feature": "chat_panel_ask_mode", "user_initiated_interaction_count": 40 }]
+    }] });
+    ([(header::CONTENT_TYPE, "application/x-ndjson")], format!("{line}\n")).into_response()
+}
