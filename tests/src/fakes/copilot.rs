@@ -105,12 +105,12 @@ impl FakeCopilot {
     }
 }
 
-fn log_and_authorise<'a>(data: &'a Shared, request_target: String, headers: &HeaderMap) -> Result<MutexGuard<'a, Data>, Response> {
+fn log_and_authorise<'a>(data: &'a Shared, request_target: String, headers: &HeaderMap) -> Result<MutexGuard<'a, Data>, Box<Response>> {
     let mut data = lock(data);
     data.requests.push(request_target);
     let presented = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
     if presented != Some(format!("Bearer {}", data.token).as_str()) {
-        return Err((StatusCode::UNAUTHORIZED, Json(json!({ "message": "Bad credentials", "documentation_url": "https://docs.github.com/rest", "status": "401" }))).into_response());
+        return Err(Box::new((StatusCode::UNAUTHORIZED, Json(json!({ "message": "Bad credentials", "documentation_url": "https://docs.github.com/rest", "status": "401" }))).into_response()));
     }
     Ok(data)
 }
@@ -118,7 +118,7 @@ fn log_and_authorise<'a>(data: &'a Shared, request_target: String, headers: &Hea
 async fn seats(State(data): State<Shared>, Path(org): Path<String>, Query(q): Query<BTreeMap<String, String>>, headers: HeaderMap, request: Request) -> Response {
     let target = request.uri().path_and_query().map(ToString::to_string).unwrap_or_default();
     if let Err(denied) = log_and_authorise(&data, target, &headers) {
-        return denied;
+        return *denied;
     }
     if org != "acme" {
         return (StatusCode::NOT_FOUND, Json(json!({ "message": "Not Found", "status": "404" }))).into_response();
@@ -149,7 +149,7 @@ async fn report_links(State(data): State<Shared>, Query(q): Query<BTreeMap<Strin
     let target = request.uri().path_and_query().map(ToString::to_string).unwrap_or_default();
     let reports = match log_and_authorise(&data, target, &headers) {
         Ok(data) => data.reports,
-        Err(denied) => return denied,
+        Err(denied) => return *denied,
     };
     let day = q.get("day").cloned().unwrap_or_default();
     match reports {
