@@ -57,3 +57,13 @@ async fn an_org_without_reports_or_permission_gets_a_note_not_a_failure() {
     assert!(run2.stderr().contains("note:        Copilot usage reports skipped: permission missing: GitHub refused Copilot data of `acme`"), "{}", run2.stderr());
     assert_eq!(run2.count("copilot_seats"), SEATS, "seats are still read");
 }
+
+#[tokio::test]
+async fn a_rejected_token_is_an_auth_error_naming_github() {
+    let fake = FakeCopilot::start("ghp_the_right_one", Reports::LastThreeDays).await.expect("fake");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let run = run(&fake, dir.path()).await;
+    assert_eq!(run.output.status.code(), Some(1));
+    assert!(run.stderr().contains("authentication failed: GitHub rejected the token `github_token`"), "{}", run.stderr());
+    assert!(run.stderr().contains("Bad credentials"), "{}", run.stderr());
+}
