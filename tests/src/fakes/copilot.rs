@@ -53,15 +53,8 @@ fn today() -> i64 {
 
 /// `YYYY-MM-DD` of a day number.
 pub fn day_name(days: i64) -> String {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    format!("{:04}-{month:02}-{day:02}", yoe + era * 400 + i64::from(month <= 2))
+    let (year, month, day) = super::civil_date(days);
+    format!("{year:04}-{month:02}-{day:02}")
 }
 
 /// The days with a report under [`Reports::LastThreeDays`].
@@ -78,9 +71,7 @@ impl FakeCopilot {
             .route("/orgs/{org}/copilot/metrics/reports/organization-1-day", get(report_links))
             .route("/reports/{file}", get(report_file))
             .with_state(data.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let port = listener.local_addr()?.port();
-        tokio::spawn(async move { axum::serve(listener, app).await });
+        let port = super::serve(app).await?;
         Ok(FakeCopilot { port, data })
     }
 

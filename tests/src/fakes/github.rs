@@ -77,21 +77,8 @@ fn timestamp(minute: u64) -> String {
     let secs = EPOCH + minute * 60;
     let days = secs / 86_400;
     let rest = secs % 86_400;
-    let (year, month, day) = civil_from_days(days as i64);
+    let (year, month, day) = super::civil_date(days as i64);
     format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rest / 3600, rest % 3600 / 60, rest % 60)
-}
-
-/// Days since 1970-01-01 to a calendar date (Howard Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(month <= 2), month, day)
 }
 
 fn user(login: &str, id: u64) -> Value {
@@ -242,9 +229,7 @@ impl FakeGitHub {
             .route("/repos/{owner}/{repo}/commits", get(commits))
             .layer(axum::middleware::from_fn_with_state(data.clone(), gate))
             .with_state(data.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let port = listener.local_addr()?.port();
-        tokio::spawn(async move { axum::serve(listener, app).await });
+        let port = super::serve(app).await?;
         Ok(FakeGitHub { port, data })
     }
 

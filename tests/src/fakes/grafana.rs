@@ -54,9 +54,7 @@ impl FakeGrafana {
             .layer(axum::middleware::from_fn_with_state(data.clone(), gate))
             .route("/api/health", get(|| async { Json(json!({ "commit": "8a1b2c3", "database": "ok", "version": "11.4.0" })) }))
             .with_state(data.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let port = listener.local_addr()?.port();
-        tokio::spawn(async move { axum::serve(listener, app).await });
+        let port = super::serve(app).await?;
         Ok(FakeGrafana { port, data })
     }
 

@@ -159,9 +159,7 @@ impl FakeJira {
             .route("/rest/api/3/worklog/list", post(worklogs_list))
             .layer(axum::middleware::from_fn_with_state(data.clone(), gate))
             .with_state(data.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let port = listener.local_addr()?.port();
-        tokio::spawn(async move { axum::serve(listener, app).await });
+        let port = super::serve(app).await?;
         Ok(FakeJira { port, data })
     }
 

@@ -68,9 +68,7 @@ impl FakeSlack {
             .route("/api/chat.postMessage", post(post_message))
             .layer(axum::middleware::from_fn_with_state(data.clone(), gate))
             .with_state(data.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let port = listener.local_addr()?.port();
-        tokio::spawn(async move { axum::serve(listener, app).await });
+        let port = super::serve(app).await?;
         Ok(FakeSlack { port, data })
     }
 
