@@ -11,3 +11,4 @@ pub mod manifest;
 pub mod people;
 pub mod runtime;
 pub mod secrets;
+pub mod vault;
