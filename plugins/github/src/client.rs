@@ -1,31 +1,17 @@
-//! Requests to GitHub's REST API: headers, pagination, conditional requests and GitHub's
-//! way of saying what went wrong.
+//! Requests to GitHub's REST API: its headers, its pagination, and what its errors mean.
 
-use serde::de::DeserializeOwned;
+use serde_json::Value;
 use sluice_sdk::http::{self, Auth, Request, Response};
-use sluice_sdk::{Error, Result, state};
+use sluice_sdk::{Error, Result};
 
 /// The secret holding the token, as the manifest requests it.
 const TOKEN: &str = "github_token";
-/// The most GitHub returns in one page.
-const PER_PAGE: &str = "100";
+/// The most items GitHub returns in one page; fewer pages cost fewer requests.
+pub const PER_PAGE: usize = 100;
 
 /// A client for one GitHub API base URL.
 pub struct GitHub {
     base: String,
-}
-
-/// What a conditional listing found.
-pub enum Listing<T> {
-    /// Nothing changed since the stored ETag.
-    Unchanged,
-    /// Every item, and the first page's ETag to store once they are emitted.
-    Changed {
-        /// The items.
-        items: Vec<T>,
-        /// The first page's ETag.
-        etag: Option<String>,
-    },
 }
 
 impl GitHub {
@@ -41,73 +27,81 @@ impl GitHub {
         &self.base
     }
 
-    /// A GET of `path` with GitHub's headers and the token.
+    /// A GET of `path`, below the base URL.
     pub fn get(&self, path: &str) -> Request {
-        http::get(format!("{}{path}", self.base))
+        self.get_url(format!("{}{path}", self.base))
+    }
+
+    /// A GET of an absolute URL (a page's, from a `link` header) with GitHub's headers and
+    /// the token.
+    pub fn get_url(&self, url: impl Into<String>) -> Request {
+        http::get(url)
             .header("accept", "application/vnd.github+json")
             .header("x-github-api-version", "2022-11-28")
             .auth(Auth::bearer(TOKEN))
     }
 
-    /// Walks a paginated listing 100 at a time, following `link: rel="next"`, until
-    /// `each` returns `false` or the pages run out.
-    pub fn walk<T: DeserializeOwned>(&self, first: Request, mut each: impl FnMut(T) -> Result<bool>) -> Result<()> {
-        let mut next = Some(first.query("per_page", PER_PAGE));
-        while let Some(request) = next.take() {
-            let response = checked(request.send()?)?;
-            let link = response.next_link();
-            for item in response.json::<Vec<T>>()? {
+    /// Sends one request: a 2xx or 304 answer, or an error that says what GitHub meant.
+    pub fn send(&self, request: &Request) -> Result<Response> {
+        request
+            .send()
+            .and_then(Response::error_for_status)
+            .map_err(explain)
+    }
+
+    /// Walks a listing 100 items a page, following `link: rel="next"`, until `each` returns
+    /// `false` (no further page is fetched then) or the pages run out.
+    pub fn walk(&self, first: Request, mut each: impl FnMut(Value) -> Result<bool>) -> Result<()> {
+        for page in http::pages(first.query("per_page", PER_PAGE)) {
+            for item in page.map_err(explain)?.json::<Vec<Value>>()? {
                 if !each(item)? {
                     return Ok(());
                 }
             }
-            next = link.map(|url| request.with_url(url));
         }
         Ok(())
     }
+}
 
-    /// Lists everything under `path` unless its first page still has the ETag stored under
-    /// `etag_key`: a 304 costs nothing against GitHub's rate limit.
-    pub fn list_if_changed<T: DeserializeOwned>(&self, path: &str, etag_key: &str) -> Result<Listing<T>> {
-        let mut first = self.get(path).query("per_page", PER_PAGE);
-        if let Some(etag) = state::get(etag_key) {
-            first = first.header("if-none-match", etag);
-        }
-        let response = checked(first.send()?)?;
-        if response.status == 304 {
-            return Ok(Listing::Unchanged);
-        }
-        let etag = response.header("etag").map(str::to_owned);
-        let mut items: Vec<T> = response.json()?;
-        if let Some(url) = response.next_link() {
-            self.walk(first.with_url(url), |item| {
-                items.push(item);
-                Ok(true)
-            })?;
-        }
-        Ok(Listing::Changed { items, etag })
+/// What GitHub's 401 and 403 mean for this connector. GitHub's rate limits (a 403 or 429
+/// with `retry-after`, or `x-ratelimit-remaining: 0`) never arrive here as permission
+/// errors: the host waits them out, or ends the call as rate-limited when the wait is longer
+/// than the run has left.
+fn explain(error: Error) -> Error {
+    match error {
+        Error::Auth(m) => Error::Auth(format!(
+            "GitHub rejected the token `{TOKEN}`: {m}. Check that it is valid and not expired"
+        )),
+        Error::Permission(m) => Error::Permission(format!(
+            "GitHub refused the token `{TOKEN}`: {m}. It needs read access to the organisation's \
+             members, teams, repositories, pull requests and contents (classic tokens: `read:org` and `repo`)"
+        )),
+        other => other,
     }
 }
 
-/// The response if GitHub answered it well, else an error that says what GitHub said.
-pub fn checked(response: Response) -> Result<Response> {
-    let message = || response.service_message();
-    match response.status {
-        401 => Err(Error::Auth(format!(
-            "GitHub rejected the token `{TOKEN}` (401 {}): check that it is valid and not expired",
-            message()
-        ))),
-        403 | 429 if response.header("retry-after").is_some() || response.header("x-ratelimit-remaining") == Some("0") => {
-            response.error_for_status().map_err(|e| match e {
-                Error::RateLimited(seconds) => Error::RateLimited(seconds),
-                // GitHub's primary limit without retry-after: wait for the reset.
-                _ => Error::RateLimited(60),
-            })
-        }
-        403 => Err(Error::Permission(format!(
-            "GitHub refused the token `{TOKEN}` (403 {}): it needs read access to the organisation's members, teams, repositories and pull requests",
-            message()
-        ))),
-        _ => response.error_for_status(),
+/// The string field `field` of a GitHub object.
+pub fn text<'a>(item: &'a Value, field: &str) -> Result<&'a str> {
+    item.get(field)
+        .and_then(Value::as_str)
+        .ok_or_else(|| Error::Upstream(format!("GitHub sent an object without `{field}`")))
+}
+
+/// The number field `field` of a GitHub object, such as an id.
+pub fn number(item: &Value, field: &str) -> Result<u64> {
+    item.get(field).and_then(Value::as_u64).ok_or_else(|| {
+        Error::Upstream(format!("GitHub sent an object without a numeric `{field}`"))
+    })
+}
+
+/// A 404 on an organisation's own URLs means the organisation is not there (or the token
+/// cannot see it, which GitHub does not tell apart).
+pub fn org_not_found(error: Error, org: &str, github: &GitHub) -> Error {
+    match error {
+        Error::Upstream(message) if message.contains(" answered 404") => Error::Config(format!(
+            "GitHub organisation `{org}` not found at {}: check `org` and `api_base_url`",
+            github.base()
+        )),
+        other => other,
     }
 }

@@ -1,103 +1,90 @@
-//! The organisation's members, teams and repositories. GitHub has no "changed since" for
-//! these lists, so they are fetched with conditional requests: unchanged lists cost a 304.
+//! The organisation's members, teams and repositories: listings without a "changed since",
+//! so they are walked with conditional requests and unchanged pages cost a 304.
 
 use serde_json::Value;
-use sluice_sdk::{Error, Result, log, records, state};
+use sluice_sdk::{Result, log, records};
 
-use crate::client::{GitHub, Listing};
+use crate::client::{GitHub, org_not_found, text};
 use crate::config::Config;
 use crate::cursor;
+use crate::listing::{Listing, Remember};
 
-/// Where the repositories to walk are kept, for runs whose repository list answers 304.
-const REPOS_KEY: &str = "repos";
 /// The newest `updated_at`/`pushed_at` of the repositories emitted so far.
 const REPOS_UPDATED_KEY: &str = "repos_updated";
 
-/// Emits members and teams that changed.
-pub fn members_and_teams(github: &GitHub, org: &str) -> Result<()> {
-    for (stream, path, key_field) in [
-        ("members", format!("/orgs/{org}/members"), "login"),
-        ("teams", format!("/orgs/{org}/teams"), "slug"),
-    ] {
-        let etag_key = format!("etag:{stream}");
-        match github.list_if_changed::<Value>(&path, &etag_key).map_err(|e| not_found(e, org, github))? {
-            Listing::Unchanged => log::info!("{stream}: unchanged since the last run"; stream = stream),
-            Listing::Changed { items, etag } => {
-                let count = items.len();
-                for item in items {
-                    let key = text(&item, key_field)?;
-                    records::emit_one(stream, key, &item)?;
-                }
-                if let Some(etag) = etag {
-                    state::set(&etag_key, &etag);
-                }
-                log::info!("{stream}: {count} emitted"; stream = stream, count = count);
-            }
-        }
+/// Emits the items of `stream` (`members` or `teams`, also the last segment of its URL)
+/// on pages that changed since the last run, keyed by `key_field`.
+pub fn sync_list(github: &GitHub, org: &str, stream: &str, key_field: &str) -> Result<()> {
+    let listing = Listing::fetch(
+        github,
+        &format!("/orgs/{org}/{stream}"),
+        &format!("pages:{stream}"),
+        Remember::Count,
+    )
+    .map_err(|e| org_not_found(e, org, github))?;
+    for item in &listing.changed {
+        records::emit_one(stream, text(item, key_field)?, item)?;
     }
+    listing.save()?;
+    let (pages, changed_pages) = listing.pages();
+    log::info!(
+        "{stream}: {} emitted, {} in all; {changed_pages} of {pages} pages changed",
+        listing.changed.len(),
+        listing.total();
+        stream = stream,
+        count = listing.changed.len()
+    );
     Ok(())
 }
 
-/// Emits the repositories that changed and returns the full names of every repository to
-/// walk for pull requests and commits.
+/// Emits the repositories that changed since the last run, and returns the full names of
+/// every repository the configuration wants, changed or not, to walk for pull requests and
+/// commits.
 pub fn repositories(github: &GitHub, config: &Config) -> Result<Vec<String>> {
     let org = &config.org;
-    let path = format!("/orgs/{org}/repos?sort=updated&direction=desc");
-    let listing = github
-        .list_if_changed::<Value>(&path, "etag:repositories")
-        .map_err(|e| not_found(e, org, github))?;
-    let (items, etag) = match listing {
-        Listing::Unchanged => {
-            log::info!("repositories: unchanged since the last run"; stream = "repositories");
-            return cursor::list(REPOS_KEY);
-        }
-        Listing::Changed { items, etag } => (items, etag),
-    };
+    let listing = Listing::fetch(
+        github,
+        &format!("/orgs/{org}/repos?sort=updated&direction=desc"),
+        "pages:repositories",
+        Remember::Keys("full_name"),
+    )
+    .map_err(|e| org_not_found(e, org, github))?;
     let since = cursor::get(REPOS_UPDATED_KEY);
-    let mut names = Vec::new();
     let mut newest: Option<String> = None;
     let mut emitted = 0usize;
-    for repo in items {
-        let name = text(&repo, "name")?;
-        if !config.wants(name) {
+    for repo in &listing.changed {
+        let full_name = text(repo, "full_name")?;
+        if !config.wants(full_name) {
             continue;
         }
-        let full_name = text(&repo, "full_name")?.to_owned();
-        let changed = ["updated_at", "pushed_at"]
+        // A page changes when any repository on it does; only those that did are emitted.
+        let changed_at = ["updated_at", "pushed_at"]
             .iter()
             .filter_map(|field| repo.get(*field).and_then(Value::as_str))
-            .max()
-            .map(str::to_owned);
-        if since.as_deref().is_none_or(|since| changed.as_deref().is_some_and(|c| c > since)) {
-            records::emit_one("repositories", full_name.clone(), &repo)?;
+            .max();
+        if since
+            .as_deref()
+            .is_none_or(|since| changed_at.is_some_and(|at| at > since))
+        {
+            records::emit_one("repositories", full_name, repo)?;
             emitted += 1;
         }
-        newest = newest.max(changed);
-        names.push(full_name);
+        newest = newest.max(changed_at.map(str::to_owned));
     }
-    state::set_json(REPOS_KEY, &names)?;
+    // The names come from every page, unchanged ones included, and are filtered on each run,
+    // so a changed `repos` setting counts even when the listing itself did not change.
+    let wanted: Vec<String> = listing
+        .keys()
+        .filter(|full_name| config.wants(full_name))
+        .map(str::to_owned)
+        .collect();
+    listing.save()?;
     cursor::advance(REPOS_UPDATED_KEY, newest.as_deref());
-    if let Some(etag) = etag {
-        state::set("etag:repositories", &etag);
-    }
-    log::info!("repositories: {emitted} emitted of {}", names.len(); stream = "repositories", count = emitted);
-    Ok(names)
-}
-
-/// The string field `field` of a GitHub object.
-pub fn text<'a>(item: &'a Value, field: &str) -> Result<&'a str> {
-    item.get(field)
-        .and_then(Value::as_str)
-        .ok_or_else(|| Error::Upstream(format!("GitHub sent an object without `{field}`")))
-}
-
-/// A 404 on an organisation listing means the organisation is not there.
-pub fn not_found(error: Error, org: &str, github: &GitHub) -> Error {
-    match error {
-        Error::Upstream(message) if message.contains(" answered 404") => Error::Config(format!(
-            "GitHub organisation `{org}` not found at {}: check `org` and `api_base_url`",
-            github.base()
-        )),
-        other => other,
-    }
+    log::info!(
+        "repositories: {emitted} emitted, {} to walk",
+        wanted.len();
+        stream = "repositories",
+        count = emitted
+    );
+    Ok(wanted)
 }

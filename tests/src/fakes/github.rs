@@ -1,6 +1,12 @@
 //! A fake GitHub REST API on 127.0.0.1: an organisation with members, teams, repositories,
 //! pull requests, reviews and commits, answered with GitHub's shapes, `link` pagination,
 //! `x-ratelimit-*` headers, ETags and 304s, `since` and `sort=updated` as documented.
+//!
+//! The objects carry the fields of the examples in GitHub's OpenAPI description
+//! (`simple-user`, `team`, `minimal-repository`, `pull-request-simple`, `pull-request-review`,
+//! `commit`, `organization-full`), built here so the tests read nothing from outside the repo.
+//! Its clock is its own: the seed starts at 2026-01-01T00:00:00Z and every change takes the
+//! next minute, so runs are deterministic and later activity is always strictly newer.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -62,6 +68,8 @@ struct Data {
     next_id: u64,
     rate_limit: Option<RateLimit>,
     requests: Vec<String>,
+    /// Requests counted against the rate limit: every answer but a 304.
+    used: u64,
 }
 
 /// A running fake GitHub.
@@ -69,6 +77,9 @@ pub struct FakeGitHub {
     port: u16,
     data: Arc<Mutex<Data>>,
 }
+
+/// Requests an hour a token gets, as GitHub's primary rate limit for a user.
+const LIMIT: u64 = 5000;
 
 /// 2026-01-01T00:00:00Z, the seed's first timestamp.
 const EPOCH: u64 = 1_767_225_600;
@@ -81,13 +92,84 @@ fn timestamp(minute: u64) -> String {
     format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rest / 3600, rest % 3600 / 60, rest % 60)
 }
 
+/// A `simple-user`.
 fn user(login: &str, id: u64) -> Value {
+    let api = format!("https://api.github.com/users/{login}");
     json!({
         "login": login, "id": id, "node_id": format!("MDQ6VXNlcj{id}"),
         "avatar_url": format!("https://avatars.githubusercontent.com/u/{id}?v=4"), "gravatar_id": "",
-        "url": format!("https://api.github.com/users/{login}"), "html_url": format!("https://github.com/{login}"),
+        "url": api, "html_url": format!("https://github.com/{login}"),
+        "followers_url": format!("{api}/followers"), "following_url": format!("{api}/following{{/other_user}}"),
+        "gists_url": format!("{api}/gists{{/gist_id}}"), "starred_url": format!("{api}/starred{{/owner}}{{/repo}}"),
+        "subscriptions_url": format!("{api}/subscriptions"), "organizations_url": format!("{api}/orgs"),
+        "repos_url": format!("{api}/repos"), "events_url": format!("{api}/events{{/privacy}}"),
+        "received_events_url": format!("{api}/received_events"),
         "type": "User", "site_admin": false
     })
+}
+
+/// The organisation as an `owner`: a `simple-user` of type `Organization`.
+fn org_owner() -> Value {
+    let mut owner = user(ORG, 1);
+    owner["node_id"] = Value::from("O_kgDOAAAAAQ");
+    owner["type"] = Value::from("Organization");
+    owner
+}
+
+/// A `team`.
+fn team(i: u64, slug: &str) -> Value {
+    let id = 500 + i;
+    json!({
+        "id": id, "node_id": format!("T_kwDOAAAB{id}"), "url": format!("https://api.github.com/teams/{id}"),
+        "html_url": format!("https://github.com/orgs/{ORG}/teams/{slug}"), "name": slug.to_uppercase(), "slug": slug,
+        "description": format!("The {slug} team"), "privacy": "closed", "notification_setting": "notifications_enabled",
+        "permission": "pull", "members_url": format!("https://api.github.com/teams/{id}/members{{/member}}"),
+        "repositories_url": format!("https://api.github.com/teams/{id}/repos"), "parent": null
+    })
+}
+
+/// A `minimal-repository`, as the organisation's repository listing shows it.
+fn repository(id: u64, name: &str, now: &str) -> Value {
+    let full_name = format!("{ORG}/{name}");
+    let api = format!("https://api.github.com/repos/{full_name}");
+    let mut repo = json!({
+        "id": id, "node_id": format!("R_kgDO{id}"), "name": name, "full_name": full_name, "owner": org_owner(),
+        "private": false, "html_url": format!("https://github.com/{full_name}"), "description": format!("The {name}"),
+        "fork": false, "url": api,
+        "git_url": format!("git://github.com/{full_name}.git"), "ssh_url": format!("git@github.com:{full_name}.git"),
+        "clone_url": format!("https://github.com/{full_name}.git"), "svn_url": format!("https://github.com/{full_name}"),
+        "mirror_url": null, "homepage": null, "language": "Rust", "forks_count": 0, "stargazers_count": 3,
+        "watchers_count": 3, "size": 108, "default_branch": "main", "open_issues_count": 0, "is_template": false,
+        "topics": [], "has_issues": true, "has_projects": true, "has_wiki": false, "has_pages": false,
+        "has_downloads": true, "has_discussions": false, "archived": false, "disabled": false, "visibility": "public",
+        "pushed_at": now, "created_at": now, "updated_at": now,
+        "permissions": { "admin": false, "push": true, "pull": true }
+    });
+    // The URL templates every repository object carries, as GitHub spells them.
+    for (field, suffix) in [
+        ("archive_url", "/{archive_format}{/ref}"), ("assignees_url", "/assignees{/user}"),
+        ("blobs_url", "/git/blobs{/sha}"), ("branches_url", "/branches{/branch}"),
+        ("collaborators_url", "/collaborators{/collaborator}"), ("comments_url", "/comments{/number}"),
+        ("commits_url", "/commits{/sha}"), ("compare_url", "/compare/{base}...{head}"),
+        ("contents_url", "/contents/{+path}"), ("contributors_url", "/contributors"),
+        ("deployments_url", "/deployments"), ("downloads_url", "/downloads"), ("events_url", "/events"),
+        ("forks_url", "/forks"), ("git_commits_url", "/git/commits{/sha}"), ("git_refs_url", "/git/refs{/sha}"),
+        ("git_tags_url", "/git/tags{/sha}"), ("hooks_url", "/hooks"), ("issue_comment_url", "/issues/comments{/number}"),
+        ("issue_events_url", "/issues/events{/number}"), ("issues_url", "/issues{/number}"), ("keys_url", "/keys{/key_id}"),
+        ("labels_url", "/labels{/name}"), ("languages_url", "/languages"), ("merges_url", "/merges"),
+        ("milestones_url", "/milestones{/number}"), ("notifications_url", "/notifications{?since,all,participating}"),
+        ("pulls_url", "/pulls{/number}"), ("releases_url", "/releases{/id}"), ("stargazers_url", "/stargazers"),
+        ("statuses_url", "/statuses/{sha}"), ("subscribers_url", "/subscribers"), ("subscription_url", "/subscription"),
+        ("tags_url", "/tags"), ("teams_url", "/teams"), ("trees_url", "/git/trees{/sha}"),
+    ] {
+        repo[field] = Value::from(format!("{api}{suffix}"));
+    }
+    repo
+}
+
+/// An `href` object of `_links`.
+fn href(url: &str) -> Value {
+    json!({ "href": url })
 }
 
 impl Data {
@@ -108,19 +190,39 @@ impl Data {
         let number = self.repos[repo].pulls.len() as u64 + 1;
         let merged = number.is_multiple_of(2);
         let login = format!("member-{author}");
+        let author = user(&login, 1000 + author as u64);
+        let api = format!("https://api.github.com/repos/{full_name}");
+        let html = format!("https://github.com/{full_name}/pull/{number}");
+        let head_sha = format!("{:040x}", id + 1);
+        let statuses = format!("{api}/statuses/{head_sha}");
+        let side = |label: String, name: String, sha: String| {
+            json!({ "label": label, "ref": name, "sha": sha, "user": org_owner(), "repo": self.repos[repo].json.clone() })
+        };
         let pull = json!({
-            "url": format!("https://api.github.com/repos/{full_name}/pulls/{number}"),
-            "id": id, "node_id": format!("PR_kw{id}"), "number": number,
-            "html_url": format!("https://github.com/{full_name}/pull/{number}"),
-            "state": if merged { "closed" } else { "open" }, "locked": false,
-            "title": format!("Change number {number}"), "user": user(&login, 1000 + author as u64),
-            "body": "Please review.", "created_at": now, "updated_at": now,
+            "url": format!("{api}/pulls/{number}"), "id": id, "node_id": format!("PR_kwDO{id}"),
+            "html_url": html, "diff_url": format!("{html}.diff"), "patch_url": format!("{html}.patch"),
+            "issue_url": format!("{api}/issues/{number}"), "commits_url": format!("{api}/pulls/{number}/commits"),
+            "review_comments_url": format!("{api}/pulls/{number}/comments"),
+            "review_comment_url": format!("{api}/pulls/comments{{/number}}"),
+            "comments_url": format!("{api}/issues/{number}/comments"), "statuses_url": statuses,
+            "number": number, "state": if merged { "closed" } else { "open" }, "locked": false,
+            "title": format!("Change number {number}"), "user": author, "body": "Please review.",
+            "labels": [], "milestone": null, "active_lock_reason": null,
+            "created_at": now, "updated_at": now,
             "closed_at": if merged { Value::from(now.clone()) } else { Value::Null },
             "merged_at": if merged { Value::from(now.clone()) } else { Value::Null },
-            "merge_commit_sha": format!("{id:040x}"), "draft": false,
-            "head": { "label": format!("{ORG}:feature-{number}"), "ref": format!("feature-{number}"), "sha": format!("{:040x}", id + 1) },
-            "base": { "label": format!("{ORG}:main"), "ref": "main", "sha": format!("{:040x}", id + 2) },
-            "author_association": "MEMBER"
+            "merge_commit_sha": format!("{id:040x}"), "assignee": null, "assignees": [],
+            "requested_reviewers": [], "requested_teams": [],
+            "head": side(format!("{ORG}:feature-{number}"), format!("feature-{number}"), head_sha),
+            "base": side(format!("{ORG}:main"), "main".to_owned(), format!("{:040x}", id + 2)),
+            "_links": {
+                "self": href(&format!("{api}/pulls/{number}")), "html": href(&html),
+                "issue": href(&format!("{api}/issues/{number}")), "comments": href(&format!("{api}/issues/{number}/comments")),
+                "review_comments": href(&format!("{api}/pulls/{number}/comments")),
+                "review_comment": href(&format!("{api}/pulls/comments{{/number}}")),
+                "commits": href(&format!("{api}/pulls/{number}/commits")), "statuses": href(&statuses)
+            },
+            "author_association": "MEMBER", "auto_merge": null, "draft": false
         });
         self.repos[repo].pulls.push(pull);
         self.repos[repo].json["updated_at"] = Value::from(now);
@@ -132,11 +234,12 @@ impl Data {
         let id = self.id();
         let full_name = self.repos[repo].json["full_name"].as_str().unwrap_or_default().to_owned();
         let login = format!("member-{reviewer}");
+        let html = format!("https://github.com/{full_name}/pull/{number}#pullrequestreview-{id}");
+        let pull_url = format!("https://api.github.com/repos/{full_name}/pulls/{number}");
         let review = json!({
-            "id": id, "node_id": format!("PRR_kw{id}"), "user": user(&login, 1000 + reviewer as u64),
-            "body": "Looks good.", "state": "APPROVED",
-            "html_url": format!("https://github.com/{full_name}/pull/{number}#pullrequestreview-{id}"),
-            "pull_request_url": format!("https://api.github.com/repos/{full_name}/pulls/{number}"),
+            "id": id, "node_id": format!("PRR_kwDO{id}"), "user": user(&login, 1000 + reviewer as u64),
+            "body": "Looks good.", "state": "APPROVED", "html_url": html, "pull_request_url": pull_url,
+            "_links": { "html": href(&html), "pull_request": href(&pull_url) },
             "submitted_at": now, "commit_id": format!("{id:040x}"), "author_association": "MEMBER"
         });
         self.repos[repo].reviews.entry(number).or_default().push(review);
@@ -152,14 +255,24 @@ impl Data {
         let sha = format!("{:040x}", id * 7919);
         let login = format!("member-{author}");
         let signature = json!({ "name": login, "email": format!("{login}@acme.example"), "date": now });
+        let api = format!("https://api.github.com/repos/{full_name}");
+        let tree = format!("{:040x}", id * 31);
+        // Each commit's parent is the one before it on the branch, as `git log` shows them.
+        let parents: Vec<Value> = self.repos[repo].commits.first().map(|parent| {
+            json!({ "url": parent["url"], "sha": parent["sha"], "html_url": parent["html_url"] })
+        }).into_iter().collect();
         let commit = json!({
-            "sha": sha, "node_id": format!("C_kw{id}"),
-            "commit": { "author": signature, "committer": signature, "message": format!("Commit {id}"),
-                        "tree": { "sha": format!("{:040x}", id * 31), "url": "" }, "comment_count": 0 },
-            "url": format!("https://api.github.com/repos/{full_name}/commits/{sha}"),
+            "url": format!("{api}/commits/{sha}"), "sha": sha, "node_id": format!("C_kwDO{id}"),
             "html_url": format!("https://github.com/{full_name}/commit/{sha}"),
+            "comments_url": format!("{api}/commits/{sha}/comments"),
+            "commit": {
+                "url": format!("{api}/git/commits/{sha}"), "author": signature, "committer": signature,
+                "message": format!("Commit {id}"), "tree": { "url": format!("{api}/git/trees/{tree}"), "sha": tree },
+                "comment_count": 0,
+                "verification": { "verified": false, "reason": "unsigned", "signature": null, "payload": null, "verified_at": null }
+            },
             "author": user(&login, 1000 + author as u64), "committer": user(&login, 1000 + author as u64),
-            "parents": []
+            "parents": parents
         });
         // Newest first, as GitHub lists them.
         self.repos[repo].commits.insert(0, commit);
@@ -180,28 +293,17 @@ impl FakeGitHub {
             clock: 0,
             next_id: 10_000,
             rate_limit: None,
+            used: 0,
             requests: Vec::new(),
         };
-        for (i, slug) in ["platform", "web", "data"].iter().enumerate() {
-            data.teams.push(json!({
-                "id": 500 + i, "node_id": format!("T_kw{i}"), "name": slug.to_uppercase(), "slug": slug,
-                "description": format!("The {slug} team"), "privacy": "closed", "notification_setting": "notifications_enabled",
-                "permission": "pull", "url": format!("https://api.github.com/teams/{}", 500 + i),
-                "html_url": format!("https://github.com/orgs/{ORG}/teams/{slug}"), "parent": null
-            }));
+        for (i, slug) in (0..).zip(["platform", "web", "data"]) {
+            data.teams.push(team(i, slug));
         }
         for name in ["widgets", "gadgets", "docs"] {
             let id = data.id();
             let now = data.tick();
             data.repos.push(Repo {
-                json: json!({
-                    "id": id, "node_id": format!("R_kg{id}"), "name": name, "full_name": format!("{ORG}/{name}"),
-                    "private": false, "owner": { "login": ORG, "id": 1, "type": "Organization" },
-                    "html_url": format!("https://github.com/{ORG}/{name}"), "description": format!("The {name}"),
-                    "fork": false, "url": format!("https://api.github.com/repos/{ORG}/{name}"),
-                    "created_at": now, "updated_at": now, "pushed_at": now, "default_branch": "main",
-                    "archived": false, "visibility": "public"
-                }),
+                json: repository(id, name, &now),
                 pulls: Vec::new(),
                 reviews: BTreeMap::new(),
                 commits: Vec::new(),
@@ -256,6 +358,21 @@ impl FakeGitHub {
         data.add_commit(1, 11);
     }
 
+    /// `count` new members, listed after the existing ones (new accounts have higher ids),
+    /// so they land on the last page or on a new one.
+    pub fn add_members(&self, count: usize) {
+        let mut data = self.data();
+        for _ in 0..count {
+            let i = data.members.len() as u64;
+            data.members.push(user(&format!("member-{i}"), 1000 + i));
+        }
+    }
+
+    /// The logins of the members, in the order the fake lists them.
+    pub fn member_logins(&self) -> Vec<String> {
+        self.data().members.iter().filter_map(|m| m["login"].as_str().map(str::to_owned)).collect()
+    }
+
     /// The path and query of every request, in order.
     pub fn requests(&self) -> Vec<String> {
         self.data().requests.clone()
@@ -291,8 +408,9 @@ fn message(status: StatusCode, text: &str) -> Response {
     (status, axum::Json(body)).into_response()
 }
 
-fn reset_epoch() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default() + 1
+/// The epoch second `seconds` from now, as `x-ratelimit-reset` gives it.
+fn epoch_in(seconds: u64) -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default() + seconds
 }
 
 /// Logs the request, checks the token, answers a pending rate limit, and adds GitHub's
@@ -321,15 +439,29 @@ async fn gate(State(data): State<Shared>, request: Request, next: Next) -> Respo
     } else {
         next.run(request).await
     };
-    let remaining = if limit == Some(RateLimit::PrimaryReset) { "0" } else { "4999" };
+    let used = {
+        let mut data = lock(&data);
+        // A 304 does not count against GitHub's rate limit.
+        if response.status() != StatusCode::NOT_MODIFIED {
+            data.used += 1;
+        }
+        data.used
+    };
+    let exhausted = limit == Some(RateLimit::PrimaryReset);
+    let remaining = if exhausted { 0 } else { LIMIT.saturating_sub(used) };
+    let reset = if exhausted { epoch_in(1) } else { epoch_in(3600) };
     let headers = response.headers_mut();
     for (name, value) in [
-        ("x-ratelimit-limit", "5000".to_owned()),
-        ("x-ratelimit-remaining", remaining.to_owned()),
-        ("x-ratelimit-used", "1".to_owned()),
-        ("x-ratelimit-reset", reset_epoch().to_string()),
+        ("x-ratelimit-limit", LIMIT.to_string()),
+        ("x-ratelimit-remaining", remaining.to_string()),
+        ("x-ratelimit-used", used.to_string()),
+        ("x-ratelimit-reset", reset.to_string()),
         ("x-ratelimit-resource", "core".to_owned()),
         ("x-github-api-version-selected", "2022-11-28".to_owned()),
+        ("x-github-media-type", "github.v3; format=json".to_owned()),
+        ("x-github-request-id", "0000:00000:0000000:0000000:00000000".to_owned()),
+        ("x-accepted-oauth-scopes", "repo".to_owned()),
+        ("x-oauth-scopes", "read:org, repo".to_owned()),
     ] {
         if let Ok(value) = HeaderValue::from_str(&value) {
             headers.insert(name, value);
@@ -349,6 +481,8 @@ fn page(items: &[Value], query: &BTreeMap<String, String>, headers: &HeaderMap, 
     let body = serde_json::to_string(&slice).unwrap_or_default();
     let etag = format!("W/\"{:016x}\"", fnv(body.as_bytes()));
     if headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) == Some(etag.as_str()) {
+        // Without `link`: GitHub has been seen to leave pagination headers off a 304 even when
+        // a page was added after it, so a connector must not count on them here.
         return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response();
     }
     let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("127.0.0.1");
@@ -359,14 +493,17 @@ fn page(items: &[Value], query: &BTreeMap<String, String>, headers: &HeaderMap, 
         let query: Vec<String> = params.iter().map(|(k, v)| format!("{k}={}", encode(v))).collect();
         format!("<http://{host}{path}?{}>", query.join("&"))
     };
+    // In GitHub's order: prev, next, last, first.
     let mut links = Vec::new();
+    if page > 1 {
+        links.push(format!("{}; rel=\"prev\"", link_to(page - 1)));
+    }
     if page < last {
         links.push(format!("{}; rel=\"next\"", link_to(page + 1)));
         links.push(format!("{}; rel=\"last\"", link_to(last)));
     }
     if page > 1 {
         links.push(format!("{}; rel=\"first\"", link_to(1)));
-        links.push(format!("{}; rel=\"prev\"", link_to(page - 1)));
     }
     let mut response = (StatusCode::OK, [(header::CONTENT_TYPE, "application/json; charset=utf-8")], body).into_response();
     if let Ok(value) = HeaderValue::from_str(&etag) {
@@ -403,8 +540,21 @@ async fn org(State(data): State<Shared>, Path(org): Path<String>) -> Response {
         return message(StatusCode::NOT_FOUND, "Not Found");
     }
     let data = lock(&data);
-    axum::Json(json!({ "login": ORG, "id": 1, "node_id": "O_kg1", "url": format!("https://api.github.com/orgs/{ORG}"),
-        "description": "Acme", "name": "Acme", "public_repos": data.repos.len(), "type": "Organization" })).into_response()
+    let api = format!("https://api.github.com/orgs/{ORG}");
+    axum::Json(json!({
+        "login": ORG, "id": 1, "node_id": "O_kgDOAAAAAQ", "url": api, "repos_url": format!("{api}/repos"),
+        "events_url": format!("{api}/events"), "hooks_url": format!("{api}/hooks"), "issues_url": format!("{api}/issues"),
+        "members_url": format!("{api}/members{{/member}}"), "public_members_url": format!("{api}/public_members{{/member}}"),
+        "avatar_url": "https://avatars.githubusercontent.com/u/1?v=4", "description": "Acme builds widgets.",
+        "name": "Acme", "company": null, "blog": "https://acme.example", "location": null, "email": null,
+        "twitter_username": null, "is_verified": false, "has_organization_projects": true,
+        "has_repository_projects": true, "public_repos": data.repos.len(), "public_gists": 0, "followers": 0,
+        "following": 0, "html_url": format!("https://github.com/{ORG}"), "created_at": timestamp(0),
+        "updated_at": timestamp(0), "type": "Organization", "total_private_repos": 0, "owned_private_repos": 0,
+        "collaborators": 0, "default_repository_permission": "read", "two_factor_requirement_enabled": true,
+        "plan": { "name": "team", "space": 976_562_499, "private_repos": 999_999, "filled_seats": data.members.len(), "seats": 500 }
+    }))
+    .into_response()
 }
 
 async fn members(State(data): State<Shared>, Path(org): Path<String>, Query(q): Q, headers: HeaderMap) -> Response {
