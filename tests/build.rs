@@ -9,9 +9,24 @@ type Component = (&'static str, &'static str, &'static str);
 
 /// Workspaces of components, with the components to record.
 const WORKSPACES: &[(&str, &[Component])] = &[
-    ("guests", &[("TRIVIAL", "trivial", "guest_trivial"), ("HOSTILE", "hostile", "guest_hostile"), ("PEOPLE", "people", "guest_people")]),
-    ("../plugins", &[("GITHUB", "github", "sluice_github"), ("JIRA", "jira", "sluice_jira"), ("SLACK", "slack", "sluice_slack"), ("GRAFANA", "grafana", "sluice_grafana"), ("COPILOT", "copilot", "sluice_copilot")]),
-
+    (
+        "guests",
+        &[
+            ("TRIVIAL", "trivial", "guest_trivial"),
+            ("HOSTILE", "hostile", "guest_hostile"),
+            ("PEOPLE", "people", "guest_people"),
+        ],
+    ),
+    (
+        "../plugins",
+        &[
+            ("GITHUB", "github", "sluice_github"),
+            ("JIRA", "jira", "sluice_jira"),
+            ("SLACK", "slack", "sluice_slack"),
+            ("GRAFANA", "grafana", "sluice_grafana"),
+            ("COPILOT", "copilot", "sluice_copilot"),
+        ],
+    ),
 ];
 
 fn main() {
@@ -43,11 +58,23 @@ fn build(workspace: &Path, target: &Path) {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
     command
-        .args(["build", "--release", "--target", "wasm32-wasip2", "--target-dir"])
+        .args([
+            "build",
+            "--release",
+            "--target",
+            "wasm32-wasip2",
+            "--target-dir",
+        ])
         .arg(target)
         .current_dir(workspace);
     // The outer build's flags are for the host target, not for wasm.
-    for var in ["RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "CARGO_BUILD_TARGET", "CARGO_TARGET_DIR", "RUSTC_WORKSPACE_WRAPPER"] {
+    for var in [
+        "RUSTFLAGS",
+        "CARGO_ENCODED_RUSTFLAGS",
+        "CARGO_BUILD_TARGET",
+        "CARGO_TARGET_DIR",
+        "RUSTC_WORKSPACE_WRAPPER",
+    ] {
         command.env_remove(var);
     }
     let status = command.status().expect("run cargo for the wasm guests");
@@ -59,5 +86,8 @@ fn build(workspace: &Path, target: &Path) {
 }
 
 fn path_text(path: &Path) -> String {
-    path.canonicalize().unwrap_or_else(|_| path.to_owned()).display().to_string()
+    path.canonicalize()
+        .unwrap_or_else(|_| path.to_owned())
+        .display()
+        .to_string()
 }

@@ -62,10 +62,18 @@ pub fn main() -> ExitCode {
     let outcome = runtime.block_on(async {
         match cli.command {
             Command::Serve(args) => serve::serve(args).await.map(|()| ExitCode::SUCCESS),
-            Command::Plugin(PluginCommand::New(args)) => plugin_new::new(&args).map(|()| ExitCode::SUCCESS),
-            Command::Plugin(PluginCommand::Build(args)) => plugin_build::build(&args).await.map(|_| ExitCode::SUCCESS),
-            Command::Plugin(PluginCommand::Run(args)) => plugin_run::run(*args, crate::runtime::Call::Sync).await,
-            Command::Plugin(PluginCommand::Check(args)) => plugin_run::run(*args, crate::runtime::Call::Check).await,
+            Command::Plugin(PluginCommand::New(args)) => {
+                plugin_new::new(&args).map(|()| ExitCode::SUCCESS)
+            }
+            Command::Plugin(PluginCommand::Build(args)) => {
+                plugin_build::build(&args).await.map(|_| ExitCode::SUCCESS)
+            }
+            Command::Plugin(PluginCommand::Run(args)) => {
+                plugin_run::run(*args, crate::runtime::Call::Sync).await
+            }
+            Command::Plugin(PluginCommand::Check(args)) => {
+                plugin_run::run(*args, crate::runtime::Call::Check).await
+            }
             Command::Plugin(PluginCommand::Event(args)) => plugin_run::event(*args).await,
         }
     });

@@ -156,7 +156,12 @@ pub struct Egress {
 
 impl Egress {
     /// Egress for one run, which must be over by `deadline`.
-    pub fn new(allowlist: Allowlist, secrets: SecretSet, limits: EgressLimits, deadline: Instant) -> Self {
+    pub fn new(
+        allowlist: Allowlist,
+        secrets: SecretSet,
+        limits: EgressLimits,
+        deadline: Instant,
+    ) -> Self {
         Self {
             redactor: secrets.redactor(),
             allowlist,
@@ -204,7 +209,11 @@ impl Egress {
             if !fits || attempt >= self.limits.rate_limit_retries {
                 return Err(EgressError::RateLimited(seconds));
             }
-            tracing::info!(seconds, status = response.status, "rate limited; waiting before retrying");
+            tracing::info!(
+                seconds,
+                status = response.status,
+                "rate limited; waiting before retrying"
+            );
             tokio::time::sleep(wait).await;
             attempt += 1;
         }
@@ -254,8 +263,9 @@ impl Egress {
         &self,
         request: &OutboundRequest,
     ) -> Result<(InboundResponse, HeaderMap), EgressError> {
-        let mut url = Url::parse(&request.url)
-            .map_err(|e| EgressError::Denied(format!("`{}` is not a valid URL: {e}", request.url)))?;
+        let mut url = Url::parse(&request.url).map_err(|e| {
+            EgressError::Denied(format!("`{}` is not a valid URL: {e}", request.url))
+        })?;
         let first_origin = url.origin();
         let mut method = request.method.clone();
         let mut body = request.body.clone();
@@ -266,7 +276,9 @@ impl Egress {
             let credentials = (url.origin() == first_origin)
                 .then_some(request.credentials.as_ref())
                 .flatten();
-            let response = self.send_once(&method, &url, &request.headers, body.clone(), credentials).await?;
+            let response = self
+                .send_once(&method, &url, &request.headers, body.clone(), credentials)
+                .await?;
             let status = response.status().as_u16();
             let location = response
                 .headers()
@@ -275,7 +287,9 @@ impl Egress {
             match (status, location) {
                 (301 | 302 | 303 | 307 | 308, Some(location)) => {
                     url = url.join(location).map_err(|e| {
-                        EgressError::Network(format!("redirect to an invalid location `{location}`: {e}"))
+                        EgressError::Network(format!(
+                            "redirect to an invalid location `{location}`: {e}"
+                        ))
                     })?;
                     if status == 303 || (matches!(status, 301 | 302) && method == "POST") {
                         method = "GET".into();
@@ -324,7 +338,9 @@ impl Egress {
             }
         };
         if addrs.is_empty() {
-            return Err(EgressError::Network(format!("`{host_text}` has no addresses")));
+            return Err(EgressError::Network(format!(
+                "`{host_text}` has no addresses"
+            )));
         }
         if reach == Reach::PublicOnly {
             for addr in &addrs {
@@ -364,8 +380,9 @@ impl Egress {
         for (name, value) in headers {
             let name = HeaderName::from_bytes(name.as_bytes())
                 .map_err(|_| EgressError::Denied(format!("`{name}` is not a valid header name")))?;
-            let value = HeaderValue::from_str(value)
-                .map_err(|_| EgressError::Denied(format!("the value of header `{name}` is not valid")))?;
+            let value = HeaderValue::from_str(value).map_err(|_| {
+                EgressError::Denied(format!("the value of header `{name}` is not valid"))
+            })?;
             builder = builder.header(name, value);
         }
         if let Some(credentials) = credentials {
@@ -387,55 +404,96 @@ impl Egress {
                 let granted: Vec<&str> = self.secrets.names().collect();
                 EgressError::Denied(format!(
                     "secret `{name}` was not granted to this install (granted: {})",
-                    if granted.is_empty() { "none".to_owned() } else { granted.join(", ") }
+                    if granted.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        granted.join(", ")
+                    }
                 ))
             })
         };
         let (name, text) = match credentials {
-            Credentials::Bearer { secret: s } => (reqwest::header::AUTHORIZATION, format!("Bearer {}", secret(s)?)),
-            Credentials::Basic { username, secret: s } => {
+            Credentials::Bearer { secret: s } => (
+                reqwest::header::AUTHORIZATION,
+                format!("Bearer {}", secret(s)?),
+            ),
+            Credentials::Basic {
+                username,
+                secret: s,
+            } => {
                 let pair = format!("{username}:{}", secret(s)?);
                 (
                     reqwest::header::AUTHORIZATION,
-                    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(pair)),
+                    format!(
+                        "Basic {}",
+                        base64::engine::general_purpose::STANDARD.encode(pair)
+                    ),
                 )
             }
             Credentials::Header { header, secret: s } => {
-                let name = HeaderName::from_bytes(header.as_bytes())
-                    .map_err(|_| EgressError::Denied(format!("`{header}` is not a valid header name")))?;
-                if RESERVED_HEADERS.contains(&name.as_str()) && name != reqwest::header::AUTHORIZATION {
-                    return Err(EgressError::Denied(format!("header `{header}` is set by the host")));
+                let name = HeaderName::from_bytes(header.as_bytes()).map_err(|_| {
+                    EgressError::Denied(format!("`{header}` is not a valid header name"))
+                })?;
+                if RESERVED_HEADERS.contains(&name.as_str())
+                    && name != reqwest::header::AUTHORIZATION
+                {
+                    return Err(EgressError::Denied(format!(
+                        "header `{header}` is set by the host"
+                    )));
                 }
                 (name, secret(s)?.to_owned())
             }
         };
-        let mut value = HeaderValue::from_str(&text)
-            .map_err(|_| EgressError::Denied("a secret's value is not valid in an HTTP header".into()))?;
+        let mut value = HeaderValue::from_str(&text).map_err(|_| {
+            EgressError::Denied("a secret's value is not valid in an HTTP header".into())
+        })?;
         value.set_sensitive(true);
         Ok((name, value))
     }
 
-    async fn read_response(&self, response: reqwest::Response) -> Result<(InboundResponse, HeaderMap), EgressError> {
+    async fn read_response(
+        &self,
+        response: reqwest::Response,
+    ) -> Result<(InboundResponse, HeaderMap), EgressError> {
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let cap = self.limits.response_body_bytes;
-        if response.content_length().is_some_and(|len| len > cap as u64) {
-            return Err(EgressError::TooLarge(format!("response body over the cap of {cap} bytes")));
+        if response
+            .content_length()
+            .is_some_and(|len| len > cap as u64)
+        {
+            return Err(EgressError::TooLarge(format!(
+                "response body over the cap of {cap} bytes"
+            )));
         }
         let mut body = Vec::new();
         let mut chunks = response.bytes_stream();
         while let Some(chunk) = chunks.next().await {
             let chunk = chunk.map_err(|e| self.network_error(&e))?;
             if body.len() + chunk.len() > cap {
-                return Err(EgressError::TooLarge(format!("response body over the cap of {cap} bytes")));
+                return Err(EgressError::TooLarge(format!(
+                    "response body over the cap of {cap} bytes"
+                )));
             }
             body.extend_from_slice(&chunk);
         }
         let pairs = headers
             .iter()
-            .map(|(name, value)| (name.as_str().to_owned(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
+            .map(|(name, value)| {
+                (
+                    name.as_str().to_owned(),
+                    String::from_utf8_lossy(value.as_bytes()).into_owned(),
+                )
+            })
             .collect();
-        Ok((InboundResponse { status, headers: pairs, body }, headers))
+        Ok((
+            InboundResponse {
+                status,
+                headers: pairs,
+                body,
+            },
+            headers,
+        ))
     }
 
     fn network_error(&self, error: &reqwest::Error) -> EgressError {

@@ -103,7 +103,8 @@ fn empty_object_schema() -> Value {
 impl Manifest {
     /// Parses and checks a manifest.
     pub fn from_toml(text: &str) -> Result<Self, ManifestError> {
-        let manifest: Self = toml::from_str(text).map_err(|e| ManifestError::Parse(e.to_string()))?;
+        let manifest: Self =
+            toml::from_str(text).map_err(|e| ManifestError::Parse(e.to_string()))?;
         manifest.validate()?;
         Ok(manifest)
     }
@@ -181,12 +182,20 @@ impl Manifest {
     }
 
     /// [`Manifest::validate_config`] with a validator from [`Manifest::config_validator`].
-    pub fn validate_config_with(&self, validator: &jsonschema::Validator, config: &Value) -> Result<(), ManifestError> {
+    pub fn validate_config_with(
+        &self,
+        validator: &jsonschema::Validator,
+        config: &Value,
+    ) -> Result<(), ManifestError> {
         let problems: Vec<String> = validator
             .iter_errors(config)
             .map(|error| {
                 let path = error.instance_path().to_string();
-                let at = if path.is_empty() { "/".to_owned() } else { path };
+                let at = if path.is_empty() {
+                    "/".to_owned()
+                } else {
+                    path
+                };
                 format!("  at {at}: {error}")
             })
             .collect();
@@ -218,10 +227,12 @@ impl Manifest {
                         plugin: self.name.clone(),
                         problems: vec![format!("  at /{field}: `{value}` is not a URL: {e}")],
                     })?;
-                    hosts.push(HostPattern::from_url(&url).map_err(|e| ManifestError::Config {
-                        plugin: self.name.clone(),
-                        problems: vec![format!("  at /{field}: {e}")],
-                    })?);
+                    hosts.push(
+                        HostPattern::from_url(&url).map_err(|e| ManifestError::Config {
+                            plugin: self.name.clone(),
+                            problems: vec![format!("  at /{field}: {e}")],
+                        })?,
+                    );
                 }
             }
         }
@@ -260,7 +271,9 @@ type = "string"
     fn a_config_url_field_becomes_a_requested_host() {
         let manifest = Manifest::from_toml(MANIFEST).expect("valid manifest");
         let hosts = manifest
-            .requested_hosts(&serde_json::json!({"org": "acme", "api_base_url": "http://127.0.0.1:9000/api/v3"}))
+            .requested_hosts(
+                &serde_json::json!({"org": "acme", "api_base_url": "http://127.0.0.1:9000/api/v3"}),
+            )
             .expect("hosts");
         let shown: Vec<String> = hosts.iter().map(ToString::to_string).collect();
         assert_eq!(shown, ["api.github.com", "127.0.0.1:9000"]);
@@ -272,19 +285,37 @@ type = "string"
         let error = manifest
             .validate_config(&serde_json::json!({"org": 7}))
             .expect_err("org must be a string");
-        assert!(error.to_string().contains("at /org: 7 is not of type \"string\""), "{error}");
+        assert!(
+            error
+                .to_string()
+                .contains("at /org: 7 is not of type \"string\""),
+            "{error}"
+        );
         let error = manifest
             .validate_config(&serde_json::json!({}))
             .expect_err("org is required");
-        assert!(error.to_string().contains("\"org\" is a required property"), "{error}");
+        assert!(
+            error.to_string().contains("\"org\" is a required property"),
+            "{error}"
+        );
     }
 
     #[test]
     fn unknown_keys_and_api_versions_are_refused() {
-        let error = Manifest::from_toml(&MANIFEST.replace("api_version = \"0.1.0\"", "api_version = \"9.0.0\""))
-            .expect_err("unsupported version");
-        assert!(error.to_string().contains("api_version `9.0.0` is not one this host runs"));
-        let error = Manifest::from_toml(&format!("colour = \"red\"\n{MANIFEST}")).expect_err("unknown key");
-        assert!(error.to_string().contains("unknown field `colour`"), "{error}");
+        let error = Manifest::from_toml(
+            &MANIFEST.replace("api_version = \"0.1.0\"", "api_version = \"9.0.0\""),
+        )
+        .expect_err("unsupported version");
+        assert!(
+            error
+                .to_string()
+                .contains("api_version `9.0.0` is not one this host runs")
+        );
+        let error =
+            Manifest::from_toml(&format!("colour = \"red\"\n{MANIFEST}")).expect_err("unknown key");
+        assert!(
+            error.to_string().contains("unknown field `colour`"),
+            "{error}"
+        );
     }
 }

@@ -41,7 +41,10 @@ pub struct Person {
 impl Person {
     /// The person's identities as `system:id`, in order.
     pub fn identity_ids(&self) -> Vec<String> {
-        self.identities.iter().map(|i| format!("{}:{}", i.system, i.id)).collect()
+        self.identities
+            .iter()
+            .map(|i| format!("{}:{}", i.system, i.id))
+            .collect()
     }
 }
 
@@ -165,20 +168,27 @@ impl PeopleBook {
     /// missing); a new one joins the person with the same verified email, or becomes a new
     /// person carrying that email.
     pub fn observe(&mut self, observation: &Observation) {
-        let email = observation
-            .verified_email
-            .as_ref()
-            .map(|address| Identity { system: "email".into(), id: address.clone() });
+        let email = observation.verified_email.as_ref().map(|address| Identity {
+            system: "email".into(),
+            id: address.clone(),
+        });
         let index = match (self.index_of(&observation.identity), &email) {
             (Some(index), _) => index,
             (None, Some(email)) => match self.index_of(email) {
                 Some(index) => {
-                    self.people[index].identities.push(observation.identity.clone());
+                    self.people[index]
+                        .identities
+                        .push(observation.identity.clone());
                     index
                 }
-                None => self.new_person(observation.name.clone(), vec![observation.identity.clone(), email.clone()]),
+                None => self.new_person(
+                    observation.name.clone(),
+                    vec![observation.identity.clone(), email.clone()],
+                ),
             },
-            (None, None) => self.new_person(observation.name.clone(), vec![observation.identity.clone()]),
+            (None, None) => {
+                self.new_person(observation.name.clone(), vec![observation.identity.clone()])
+            }
         };
         let person = &mut self.people[index];
         if person.name.is_none() {
@@ -198,7 +208,9 @@ impl PeopleBook {
         if !self.people.iter().any(|p| p.id == person_id) {
             return Err(AdjustError::UnknownPerson(person_id.to_owned()));
         }
-        let taken = self.take_identity(identity).unwrap_or_else(|| identity.clone());
+        let taken = self
+            .take_identity(identity)
+            .unwrap_or_else(|| identity.clone());
         let index = self
             .people
             .iter()
@@ -211,9 +223,9 @@ impl PeopleBook {
 
     /// An admin splits `identity` off into a person of its own; returns that person's id.
     pub fn unlink(&mut self, identity: &Identity) -> Result<String, AdjustError> {
-        let taken = self
-            .take_identity(identity)
-            .ok_or_else(|| AdjustError::UnknownIdentity(identity.system.clone(), identity.id.clone()))?;
+        let taken = self.take_identity(identity).ok_or_else(|| {
+            AdjustError::UnknownIdentity(identity.system.clone(), identity.id.clone())
+        })?;
         let index = self.new_person(None, vec![taken]);
         self.placed_by_admin.push(identity.clone());
         Ok(self.people[index].id.clone())
@@ -227,7 +239,8 @@ impl PeopleBook {
 
 impl Directory for PeopleBook {
     fn find(&self, identity: &Identity) -> Option<Person> {
-        self.index_of(identity).map(|index| self.people[index].clone())
+        self.index_of(identity)
+            .map(|index| self.people[index].clone())
     }
 }
 
@@ -258,8 +271,15 @@ mod tests {
         book.observe(&seen("jira", "5b10", None));
         assert_eq!(book.people().len(), 2);
         let mona = book.find(&identity("github", "mona")).expect("mona");
-        assert_eq!(mona.identity_ids(), ["github:mona", "email:mona@acme.example", "slack:U042"]);
-        assert_eq!(book.find(&identity("jira", "5b10")).map(|p| p.identities.len()), Some(1));
+        assert_eq!(
+            mona.identity_ids(),
+            ["github:mona", "email:mona@acme.example", "slack:U042"]
+        );
+        assert_eq!(
+            book.find(&identity("jira", "5b10"))
+                .map(|p| p.identities.len()),
+            Some(1)
+        );
     }
 
     #[test]
@@ -270,12 +290,19 @@ mod tests {
         let mona = book.find(&identity("github", "mona")).expect("mona").id;
         book.link(&identity("jira", "5b10"), &mona).expect("link");
         assert_eq!(book.people().len(), 1, "the Jira-only person is gone");
-        assert_eq!(book.find(&identity("jira", "5b10")).map(|p| p.id), Some(mona.clone()));
+        assert_eq!(
+            book.find(&identity("jira", "5b10")).map(|p| p.id),
+            Some(mona.clone())
+        );
 
         let split = book.unlink(&identity("github", "mona")).expect("unlink");
         assert_ne!(split, mona);
         book.observe(&seen("github", "mona", Some("mona@acme.example")));
-        assert_eq!(book.find(&identity("github", "mona")).map(|p| p.id), Some(split), "the admin's split stands");
+        assert_eq!(
+            book.find(&identity("github", "mona")).map(|p| p.id),
+            Some(split),
+            "the admin's split stands"
+        );
         assert!(book.placed_by_admin(&identity("github", "MONA")));
         assert_eq!(
             book.link(&identity("slack", "U1"), "person-99"),
@@ -288,11 +315,31 @@ mod tests {
         let directory = StaticDirectory::new(vec![Person {
             id: "p1".into(),
             name: Some("Ada".into()),
-            identities: vec![identity("github", "Ada-L"), identity("slack", "U042"), identity("email", "ada@acme.example")],
+            identities: vec![
+                identity("github", "Ada-L"),
+                identity("slack", "U042"),
+                identity("email", "ada@acme.example"),
+            ],
         }]);
-        assert_eq!(directory.find(&identity("github", "ada-l")).map(|p| p.id), Some("p1".into()));
-        assert_eq!(directory.find(&identity("email", "ADA@acme.example")).map(|p| p.id), Some("p1".into()));
-        assert_eq!(directory.find(&identity("slack", "u042")), None, "Slack ids are exact");
-        assert_eq!(directory.find(&identity("jira", "Ada-L")), None, "the system must match");
+        assert_eq!(
+            directory.find(&identity("github", "ada-l")).map(|p| p.id),
+            Some("p1".into())
+        );
+        assert_eq!(
+            directory
+                .find(&identity("email", "ADA@acme.example"))
+                .map(|p| p.id),
+            Some("p1".into())
+        );
+        assert_eq!(
+            directory.find(&identity("slack", "u042")),
+            None,
+            "Slack ids are exact"
+        );
+        assert_eq!(
+            directory.find(&identity("jira", "Ada-L")),
+            None,
+            "the system must match"
+        );
     }
 }

@@ -124,7 +124,9 @@ impl EpochTicker {
                 }
             })
             .map(|_| ())
-            .unwrap_or_else(|e| tracing::error!("cannot start the epoch thread; CPU deadlines are off: {e}"));
+            .unwrap_or_else(|e| {
+                tracing::error!("cannot start the epoch thread; CPU deadlines are off: {e}")
+            });
         Self { stop }
     }
 }
@@ -169,15 +171,24 @@ impl Runtime {
             .async_stack_keep_resident(64 << 10);
         config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pooling));
         if let Some(dir) = cache_dir {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("cannot create the compiled-component cache {}", dir.display()))?;
+            std::fs::create_dir_all(dir).with_context(|| {
+                format!(
+                    "cannot create the compiled-component cache {}",
+                    dir.display()
+                )
+            })?;
             let mut cache = wasmtime::CacheConfig::new();
             cache.with_directory(dir);
-            config.cache(Some(wasmtime::Cache::new(cache).map_err(|e| anyhow::anyhow!("compiled-component cache: {e}"))?));
+            config
+                .cache(Some(wasmtime::Cache::new(cache).map_err(|e| {
+                    anyhow::anyhow!("compiled-component cache: {e}")
+                })?));
         }
-        let engine = Engine::new(&config).map_err(|e| anyhow::anyhow!("cannot start the wasm engine: {e}"))?;
+        let engine = Engine::new(&config)
+            .map_err(|e| anyhow::anyhow!("cannot start the wasm engine: {e}"))?;
         let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| anyhow::anyhow!("linking WASI: {e}"))?;
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
+            .map_err(|e| anyhow::anyhow!("linking WASI: {e}"))?;
         Connector::add_to_linker::<RunState, HasSelf<RunState>>(&mut linker, |state| state)
             .map_err(|e| anyhow::anyhow!("linking the connector interface: {e}"))?;
         Ok(Self {
@@ -196,12 +207,14 @@ impl Runtime {
     /// Compiles (or loads from the cache) and pre-links a component.
     pub fn load(&self, wasm: &[u8], manifest: Manifest) -> Result<Plugin, LoadError> {
         let digest = hex::encode(sha2::Sha256::digest(wasm));
-        let component = Component::new(&self.engine, wasm).map_err(|e| LoadError::Compile(format!("{e:#}")))?;
+        let component =
+            Component::new(&self.engine, wasm).map_err(|e| LoadError::Compile(format!("{e:#}")))?;
         let instance_pre = self
             .linker
             .instantiate_pre(&component)
             .map_err(|e| LoadError::World(format!("{e:#}")))?;
-        let pre = ConnectorPre::new(instance_pre).map_err(|e| LoadError::World(format!("{e:#}")))?;
+        let pre =
+            ConnectorPre::new(instance_pre).map_err(|e| LoadError::World(format!("{e:#}")))?;
         Ok(Plugin {
             pre,
             config_validator: Arc::new(manifest.config_validator()?),
@@ -225,20 +238,35 @@ impl Runtime {
             .and_then(|()| manifest.requested_hosts(&context.config));
         let requested = match setup {
             Ok(hosts) => hosts,
-            Err(error) => return self.setup_failure(RunError::Setup(error.to_string()), &writer, context.state, started),
+            Err(error) => {
+                return self.setup_failure(
+                    RunError::Setup(error.to_string()),
+                    &writer,
+                    context.state,
+                    started,
+                );
+            }
         };
         // A connector gets only the secrets its manifest asks for, whatever it is given.
         let secrets = SecretSet::new(
             manifest
                 .secrets
                 .keys()
-                .filter_map(|name| context.secrets.get(name).map(|value| (name.clone(), value.to_owned())))
+                .filter_map(|name| {
+                    context
+                        .secrets
+                        .get(name)
+                        .map(|value| (name.clone(), value.to_owned()))
+                })
                 .collect(),
         );
         let deadline = started + self.limits.wall_time;
         let stdout = StdioCapture::new(writer.clone(), Level::Info);
         let stderr = StdioCapture::new(writer.clone(), Level::Warn);
-        let wasi = WasiCtx::builder().stdout(stdout.clone()).stderr(stderr.clone()).build();
+        let wasi = WasiCtx::builder()
+            .stdout(stdout.clone())
+            .stderr(stderr.clone())
+            .build();
         let state = RunState {
             wasi,
             table: ResourceTable::new(),
@@ -282,20 +310,29 @@ impl Runtime {
             Ok(UpdateDeadline::Yield(1))
         });
 
-        let result = tokio::time::timeout(self.limits.wall_time, invoke(&plugin.pre, &mut store, call)).await;
+        let result =
+            tokio::time::timeout(self.limits.wall_time, invoke(&plugin.pre, &mut store, call))
+                .await;
         stdout.finish();
         stderr.finish();
         let state = store.data_mut();
         let (status, error, note) = match result {
-            Err(_elapsed) => (RunStatus::Failed, Some(RunError::WallDeadline(self.limits.wall_time)), None),
+            Err(_elapsed) => (
+                RunStatus::Failed,
+                Some(RunError::WallDeadline(self.limits.wall_time)),
+                None,
+            ),
             Ok(Err(trap)) => {
-                let error = state.failure.take().unwrap_or_else(|| match state.memory.refused {
-                    Some(desired) => RunError::MemoryCap {
-                        desired,
-                        cap: state.memory.cap,
-                    },
-                    None => classify_trap(&trap),
-                });
+                let error = state
+                    .failure
+                    .take()
+                    .unwrap_or_else(|| match state.memory.refused {
+                        Some(desired) => RunError::MemoryCap {
+                            desired,
+                            cap: state.memory.cap,
+                        },
+                        None => classify_trap(&trap),
+                    });
                 (RunStatus::Failed, Some(error), None)
             }
             Ok(Ok(Ok(note))) => (RunStatus::Succeeded, None, note),
@@ -316,7 +353,10 @@ impl Runtime {
         if dropped_log_lines > 0 {
             writer.host(
                 Level::Warn,
-                &format!("{dropped_log_lines} log lines were dropped over the run's cap of {}", self.limits.log_lines),
+                &format!(
+                    "{dropped_log_lines} log lines were dropped over the run's cap of {}",
+                    self.limits.log_lines
+                ),
             );
         }
         RunOutcome {
@@ -364,11 +404,18 @@ impl Runtime {
 /// error is a trap or a failed instantiation.
 type CallResult = wasmtime::Result<Result<Option<String>, types::ConnectorError>>;
 
-async fn invoke(pre: &ConnectorPre<RunState>, store: &mut Store<RunState>, call: Call) -> CallResult {
+async fn invoke(
+    pre: &ConnectorPre<RunState>,
+    store: &mut Store<RunState>,
+    call: Call,
+) -> CallResult {
     let connector = pre.instantiate_async(&mut *store).await?;
     match call {
         Call::Check => Ok(connector.call_check(&mut *store).await?.map(|()| None)),
-        Call::Sync => Ok(connector.call_sync(&mut *store).await?.map(|summary| summary.note)),
+        Call::Sync => Ok(connector
+            .call_sync(&mut *store)
+            .await?
+            .map(|summary| summary.note)),
         Call::Event { kind, json } => Ok(connector
             .call_handle_event(&mut *store, &types::Event { kind, json })
             .await?
@@ -385,7 +432,9 @@ fn connector_error(error: types::ConnectorError) -> (ConnectorErrorKind, String)
         E::Upstream(m) => (ConnectorErrorKind::Upstream, m),
         E::RateLimited(seconds) => (
             ConnectorErrorKind::RateLimited,
-            format!("the service asks to wait {seconds} s; the run ends keeping its cursor and will be retried"),
+            format!(
+                "the service asks to wait {seconds} s; the run ends keeping its cursor and will be retried"
+            ),
         ),
         E::Internal(m) => (ConnectorErrorKind::Internal, m),
     }

@@ -88,7 +88,10 @@ mod tests {
 
     #[test]
     fn redacts_values_and_their_base64_forms() {
-        let set = SecretSet::new(BTreeMap::from([("token".to_owned(), "s3cr3t-value".to_owned())]));
+        let set = SecretSet::new(BTreeMap::from([(
+            "token".to_owned(),
+            "s3cr3t-value".to_owned(),
+        )]));
         let redactor = set.redactor();
         let b64 = base64::engine::general_purpose::STANDARD.encode("s3cr3t-value");
         assert_eq!(
@@ -99,7 +102,10 @@ mod tests {
 
     #[test]
     fn debug_shows_names_only() {
-        let set = SecretSet::new(BTreeMap::from([("token".to_owned(), "s3cr3t-value".to_owned())]));
+        let set = SecretSet::new(BTreeMap::from([(
+            "token".to_owned(),
+            "s3cr3t-value".to_owned(),
+        )]));
         assert_eq!(format!("{set:?}"), r#"{"token"}"#);
     }
 }

@@ -60,7 +60,10 @@ impl SecretKey {
                 .decode(text.trim())
                 .map_err(|_| VaultError::BadMasterKey)?,
         );
-        let bytes: [u8; 32] = decoded.as_slice().try_into().map_err(|_| VaultError::BadMasterKey)?;
+        let bytes: [u8; 32] = decoded
+            .as_slice()
+            .try_into()
+            .map_err(|_| VaultError::BadMasterKey)?;
         Ok(Self(Zeroizing::new(bytes)))
     }
 
@@ -75,11 +78,22 @@ impl SecretKey {
 }
 
 /// `version ‖ nonce ‖ ciphertext+tag`, behind a format byte.
-fn seal(key: &SecretKey, version: u32, plaintext: &[u8], aad: &[u8]) -> Result<Vec<u8>, VaultError> {
+fn seal(
+    key: &SecretKey,
+    version: u32,
+    plaintext: &[u8],
+    aad: &[u8],
+) -> Result<Vec<u8>, VaultError> {
     let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
     let sealed = key
         .cipher()
-        .encrypt(&nonce, Payload { msg: plaintext, aad })
+        .encrypt(
+            &nonce,
+            Payload {
+                msg: plaintext,
+                aad,
+            },
+        )
         .map_err(|_| VaultError::Decrypt)?;
     let mut out = Vec::with_capacity(HEADER_LEN + sealed.len());
     out.push(FORMAT);
@@ -103,7 +117,13 @@ fn open(key: &SecretKey, sealed: &[u8], aad: &[u8]) -> Result<Zeroizing<Vec<u8>>
     key_version(sealed)?;
     let nonce = Nonce::from_slice(&sealed[5..HEADER_LEN]);
     key.cipher()
-        .decrypt(nonce, Payload { msg: &sealed[HEADER_LEN..], aad })
+        .decrypt(
+            nonce,
+            Payload {
+                msg: &sealed[HEADER_LEN..],
+                aad,
+            },
+        )
         .map(Zeroizing::new)
         .map_err(|_| VaultError::Decrypt)
 }
@@ -162,30 +182,67 @@ impl Vault {
         self.wrap(company, version, &key)
     }
 
-    fn wrap(&self, company: &str, version: u32, key: &SecretKey) -> Result<WrappedDataKey, VaultError> {
+    fn wrap(
+        &self,
+        company: &str,
+        version: u32,
+        key: &SecretKey,
+    ) -> Result<WrappedDataKey, VaultError> {
         let master = self.master(self.current)?;
         Ok(WrappedDataKey {
             version,
-            sealed: seal(master, self.current, &*key.0, &data_key_aad(company, version))?,
+            sealed: seal(
+                master,
+                self.current,
+                &*key.0,
+                &data_key_aad(company, version),
+            )?,
         })
     }
 
     fn unwrap_key(&self, company: &str, wrapped: &WrappedDataKey) -> Result<SecretKey, VaultError> {
         let master = self.master(key_version(&wrapped.sealed)?)?;
-        let bytes = open(master, &wrapped.sealed, &data_key_aad(company, wrapped.version))?;
-        let array: [u8; 32] = bytes.as_slice().try_into().map_err(|_| VaultError::Malformed)?;
+        let bytes = open(
+            master,
+            &wrapped.sealed,
+            &data_key_aad(company, wrapped.version),
+        )?;
+        let array: [u8; 32] = bytes
+            .as_slice()
+            .try_into()
+            .map_err(|_| VaultError::Malformed)?;
         Ok(SecretKey(Zeroizing::new(array)))
     }
 
     /// Encrypts a secret's value with the company's newest data key.
-    pub fn encrypt(&self, company: &str, keys: &[WrappedDataKey], name: &str, value: &str) -> Result<Vec<u8>, VaultError> {
-        let newest = keys.iter().max_by_key(|k| k.version).ok_or(VaultError::UnknownKeyVersion(0))?;
+    pub fn encrypt(
+        &self,
+        company: &str,
+        keys: &[WrappedDataKey],
+        name: &str,
+        value: &str,
+    ) -> Result<Vec<u8>, VaultError> {
+        let newest = keys
+            .iter()
+            .max_by_key(|k| k.version)
+            .ok_or(VaultError::UnknownKeyVersion(0))?;
         let key = self.unwrap_key(company, newest)?;
-        seal(&key, newest.version, value.as_bytes(), &secret_aad(company, name))
+        seal(
+            &key,
+            newest.version,
+            value.as_bytes(),
+            &secret_aad(company, name),
+        )
     }
 
     /// Decrypts a secret's value with the data key its ciphertext names.
-    pub fn decrypt(&self, company: &str, keys: &[WrappedDataKey], name: &str, sealed: &[u8]) -> Result<Zeroizing<String>, VaultError> {
+    pub fn decrypt(
+        &self,
+        company: &str,
+        keys: &[WrappedDataKey],
+        name: &str,
+        sealed: &[u8],
+    ) -> Result<Zeroizing<String>, VaultError> {
         let version = key_version(sealed)?;
         let wrapped = keys
             .iter()
@@ -193,12 +250,18 @@ impl Vault {
             .ok_or(VaultError::UnknownKeyVersion(version))?;
         let key = self.unwrap_key(company, wrapped)?;
         let bytes = open(&key, sealed, &secret_aad(company, name))?;
-        String::from_utf8(bytes.to_vec()).map(Zeroizing::new).map_err(|_| VaultError::Malformed)
+        String::from_utf8(bytes.to_vec())
+            .map(Zeroizing::new)
+            .map_err(|_| VaultError::Malformed)
     }
 
     /// Re-wraps a data key with the current master key: what `sluice admin rotate-keys`
     /// does to every data key after a new master key is added. No secret value is decrypted.
-    pub fn rewrap(&self, company: &str, wrapped: &WrappedDataKey) -> Result<WrappedDataKey, VaultError> {
+    pub fn rewrap(
+        &self,
+        company: &str,
+        wrapped: &WrappedDataKey,
+    ) -> Result<WrappedDataKey, VaultError> {
         let key = self.unwrap_key(company, wrapped)?;
         self.wrap(company, wrapped.version, &key)
     }
@@ -216,12 +279,21 @@ mod tests {
     fn a_secret_round_trips_and_its_ciphertext_hides_it() {
         let vault = vault();
         let keys = vec![vault.new_data_key("acme", 1).expect("data key")];
-        let sealed = vault.encrypt("acme", &keys, "github_token", "ghp_canary_value").expect("encrypt");
-        assert!(!sealed.windows(6).any(|w| w == b"canary"), "no plaintext in the ciphertext");
+        let sealed = vault
+            .encrypt("acme", &keys, "github_token", "ghp_canary_value")
+            .expect("encrypt");
+        assert!(
+            !sealed.windows(6).any(|w| w == b"canary"),
+            "no plaintext in the ciphertext"
+        );
         assert_eq!(key_version(&sealed), Ok(1));
-        let opened = vault.decrypt("acme", &keys, "github_token", &sealed).expect("decrypt");
+        let opened = vault
+            .decrypt("acme", &keys, "github_token", &sealed)
+            .expect("decrypt");
         assert_eq!(opened.as_str(), "ghp_canary_value");
-        let again = vault.encrypt("acme", &keys, "github_token", "ghp_canary_value").expect("encrypt");
+        let again = vault
+            .encrypt("acme", &keys, "github_token", "ghp_canary_value")
+            .expect("encrypt");
         assert_ne!(sealed, again, "a fresh nonce every time");
     }
 
@@ -229,13 +301,24 @@ mod tests {
     fn a_ciphertext_moved_to_another_company_or_name_does_not_decrypt() {
         let vault = vault();
         let acme = vec![vault.new_data_key("acme", 1).expect("data key")];
-        let sealed = vault.encrypt("acme", &acme, "github_token", "value").expect("encrypt");
-        assert_eq!(vault.decrypt("acme", &acme, "slack_token", &sealed), Err(VaultError::Decrypt));
-        assert_eq!(vault.decrypt("globex", &acme, "github_token", &sealed), Err(VaultError::Decrypt));
+        let sealed = vault
+            .encrypt("acme", &acme, "github_token", "value")
+            .expect("encrypt");
+        assert_eq!(
+            vault.decrypt("acme", &acme, "slack_token", &sealed),
+            Err(VaultError::Decrypt)
+        );
+        assert_eq!(
+            vault.decrypt("globex", &acme, "github_token", &sealed),
+            Err(VaultError::Decrypt)
+        );
         let mut tampered = sealed.clone();
         let last = tampered.len() - 1;
         tampered[last] ^= 1;
-        assert_eq!(vault.decrypt("acme", &acme, "github_token", &tampered), Err(VaultError::Decrypt));
+        assert_eq!(
+            vault.decrypt("acme", &acme, "github_token", &tampered),
+            Err(VaultError::Decrypt)
+        );
     }
 
     #[test]
@@ -243,28 +326,63 @@ mod tests {
         let old = SecretKey::generate();
         let before = Vault::new(1, old.clone());
         let keys = vec![before.new_data_key("acme", 1).expect("data key")];
-        let sealed = before.encrypt("acme", &keys, "token", "value").expect("encrypt");
+        let sealed = before
+            .encrypt("acme", &keys, "token", "value")
+            .expect("encrypt");
 
         let after = Vault::new(2, SecretKey::generate()).with_master(1, old);
-        let rewrapped: Vec<WrappedDataKey> = keys.iter().map(|k| after.rewrap("acme", k).expect("rewrap")).collect();
-        assert_eq!(key_version(&rewrapped[0].sealed), Ok(2), "wrapped by the new master key");
-        assert_eq!(after.decrypt("acme", &rewrapped, "token", &sealed).expect("decrypt").as_str(), "value");
+        let rewrapped: Vec<WrappedDataKey> = keys
+            .iter()
+            .map(|k| after.rewrap("acme", k).expect("rewrap"))
+            .collect();
+        assert_eq!(
+            key_version(&rewrapped[0].sealed),
+            Ok(2),
+            "wrapped by the new master key"
+        );
+        assert_eq!(
+            after
+                .decrypt("acme", &rewrapped, "token", &sealed)
+                .expect("decrypt")
+                .as_str(),
+            "value"
+        );
 
         let newest = after.master(2).expect("master key 2").clone();
         let only_new = Vault::new(2, newest);
-        assert_eq!(only_new.decrypt("acme", &keys, "token", &sealed), Err(VaultError::UnknownKeyVersion(1)), "the old wrapping needs the old master key");
-        assert_eq!(only_new.decrypt("acme", &rewrapped, "token", &sealed).expect("decrypt").as_str(), "value");
+        assert_eq!(
+            only_new.decrypt("acme", &keys, "token", &sealed),
+            Err(VaultError::UnknownKeyVersion(1)),
+            "the old wrapping needs the old master key"
+        );
+        assert_eq!(
+            only_new
+                .decrypt("acme", &rewrapped, "token", &sealed)
+                .expect("decrypt")
+                .as_str(),
+            "value"
+        );
     }
 
     #[test]
     fn a_new_data_key_version_encrypts_new_values_and_old_ones_still_open() {
         let vault = vault();
         let mut keys = vec![vault.new_data_key("acme", 1).expect("data key")];
-        let old = vault.encrypt("acme", &keys, "token", "old").expect("encrypt");
+        let old = vault
+            .encrypt("acme", &keys, "token", "old")
+            .expect("encrypt");
         keys.push(vault.new_data_key("acme", 2).expect("data key"));
-        let new = vault.encrypt("acme", &keys, "token", "new").expect("encrypt");
+        let new = vault
+            .encrypt("acme", &keys, "token", "new")
+            .expect("encrypt");
         assert_eq!((key_version(&old), key_version(&new)), (Ok(1), Ok(2)));
-        assert_eq!(vault.decrypt("acme", &keys, "token", &old).expect("old").as_str(), "old");
+        assert_eq!(
+            vault
+                .decrypt("acme", &keys, "token", &old)
+                .expect("old")
+                .as_str(),
+            "old"
+        );
     }
 
     #[test]
@@ -272,7 +390,10 @@ mod tests {
         let key = SecretKey::generate();
         let parsed = SecretKey::from_base64(&key.to_base64()).expect("parse");
         assert_eq!(*parsed.0, *key.0);
-        assert_eq!(SecretKey::from_base64("c2hvcnQ=").err(), Some(VaultError::BadMasterKey));
+        assert_eq!(
+            SecretKey::from_base64("c2hvcnQ=").err(),
+            Some(VaultError::BadMasterKey)
+        );
         assert_eq!(format!("{key:?}"), "SecretKey([redacted])");
     }
 }

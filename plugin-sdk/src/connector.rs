@@ -69,7 +69,9 @@ pub fn sync<C: Connector>() -> std::result::Result<wit::Summary, wit::ConnectorE
 
 /// Runs [`Connector::handle_event`] for the `handle-event` export.
 #[doc(hidden)]
-pub fn handle_event<C: Connector>(event: wit::Event) -> std::result::Result<(), wit::ConnectorError> {
+pub fn handle_event<C: Connector>(
+    event: wit::Event,
+) -> std::result::Result<(), wit::ConnectorError> {
     let outcome = C::default().handle_event(Event {
         kind: event.kind,
         json: event.json,

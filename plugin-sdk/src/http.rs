@@ -308,7 +308,10 @@ impl Response {
         });
         let mut text = field.unwrap_or_else(|| self.text());
         if text.len() > MAX {
-            let cut = (0..=MAX).rev().find(|i| text.is_char_boundary(*i)).unwrap_or(0);
+            let cut = (0..=MAX)
+                .rev()
+                .find(|i| text.is_char_boundary(*i))
+                .unwrap_or(0);
             text.truncate(cut);
             text.push('…');
         }
@@ -321,9 +324,7 @@ impl Response {
 /// Each item is one page's response, already checked with [`Response::error_for_status`].
 /// Stop iterating early (with `break` or `take_while`) to fetch no further pages.
 pub fn pages(first: Request) -> Pages {
-    Pages {
-        next: Some(first),
-    }
+    Pages { next: Some(first) }
 }
 
 /// The iterator returned by [`pages`].
@@ -357,7 +358,11 @@ pub fn next_link(header: &str) -> Option<String> {
                 let param = param.trim();
                 param
                     .strip_prefix("rel=")
-                    .map(|rel| rel.trim_matches('"').split_whitespace().any(|r| r == "next"))
+                    .map(|rel| {
+                        rel.trim_matches('"')
+                            .split_whitespace()
+                            .any(|r| r == "next")
+                    })
                     .unwrap_or(false)
             })
             .then(|| url.to_owned())

@@ -53,9 +53,9 @@ pub use serde_json::{Value, json};
 /// Items the [`export_connector!`] macro expands to. Not part of the API.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::bindings::sluice::connector::types::{ConnectorError, Event, Summary};
     pub use crate::bindings::{__export_connector_world, Guest};
     pub use crate::connector::{check, handle_event, sync};
-    pub use crate::bindings::sluice::connector::types::{ConnectorError, Event, Summary};
     pub use wit_bindgen;
 
     /// The generated bindings, for the export macro's type paths.

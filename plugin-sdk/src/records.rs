@@ -33,7 +33,11 @@ thread_local! {
 }
 
 /// Emits one record of `stream` under `key`.
-pub fn emit_one<T: Serialize + ?Sized>(stream: &str, key: impl Into<String>, record: &T) -> Result<()> {
+pub fn emit_one<T: Serialize + ?Sized>(
+    stream: &str,
+    key: impl Into<String>,
+    record: &T,
+) -> Result<()> {
     let json = serde_json::to_string(record)
         .map_err(|e| Error::Internal(format!("record of `{stream}`: {e}")))?;
     let item = types::Item {
@@ -81,5 +85,6 @@ pub fn emitted() -> u64 {
 }
 
 fn send(stream: &str, buffer: Buffer) -> Result<()> {
-    host::emit(stream, &buffer.items).map_err(|e| Error::Internal(format!("emit to `{stream}`: {e}")))
+    host::emit(stream, &buffer.items)
+        .map_err(|e| Error::Internal(format!("emit to `{stream}`: {e}")))
 }

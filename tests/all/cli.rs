@@ -19,10 +19,18 @@ fn write_json(dir: &Path, name: &str, value: &serde_json::Value) -> String {
 }
 
 fn hostile_run(config: &str, extra: &[&str]) -> Vec<String> {
-    let mut args: Vec<String> = ["plugin", "run", guests::HOSTILE_WASM, "--manifest", guests::HOSTILE_MANIFEST, "--config", config]
-        .iter()
-        .map(ToString::to_string)
-        .collect();
+    let mut args: Vec<String> = [
+        "plugin",
+        "run",
+        guests::HOSTILE_WASM,
+        "--manifest",
+        guests::HOSTILE_MANIFEST,
+        "--config",
+        config,
+    ]
+    .iter()
+    .map(ToString::to_string)
+    .collect();
     args.extend(extra.iter().map(ToString::to_string));
     args
 }
@@ -30,7 +38,11 @@ fn hostile_run(config: &str, extra: &[&str]) -> Vec<String> {
 #[tokio::test]
 async fn an_endless_loop_is_stopped_with_a_clear_message() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let config = write_json(dir.path(), "config.json", &json!({ "behaviour": "endless-loop" }));
+    let config = write_json(
+        dir.path(),
+        "config.json",
+        &json!({ "behaviour": "endless-loop" }),
+    );
     let output = sluice(hostile_run(&config, &["--cpu-limit", "1s"])).await;
     assert_eq!(output.status.code(), Some(1));
     let text = stderr(&output);
@@ -42,7 +54,11 @@ async fn a_private_address_without_a_grant_is_refused_with_how_to_grant_it() {
     let spy = Spy::start().await;
     let dir = tempfile::tempdir().expect("tempdir");
     let url = format!("http://127.0.0.1:{}/", spy.port);
-    let config = write_json(dir.path(), "config.json", &json!({ "behaviour": "fetch", "url": url }));
+    let config = write_json(
+        dir.path(),
+        "config.json",
+        &json!({ "behaviour": "fetch", "url": url }),
+    );
     let grant = format!("127.0.0.1:{}", spy.port);
     let output = sluice(hostile_run(&config, &["--allow-host", &grant])).await;
     assert_eq!(output.status.code(), Some(1));
@@ -65,20 +81,39 @@ async fn a_config_that_breaks_the_schema_is_refused_with_its_path() {
     let output = sluice(hostile_run(&config, &[])).await;
     assert_eq!(output.status.code(), Some(1));
     let text = stderr(&output);
-    assert!(text.contains("configuration does not match the `hostile` connector's schema"), "{text}");
-    assert!(text.contains("at /behaviour: \"dance\" is not one of"), "{text}");
+    assert!(
+        text.contains("configuration does not match the `hostile` connector's schema"),
+        "{text}"
+    );
+    assert!(
+        text.contains("at /behaviour: \"dance\" is not one of"),
+        "{text}"
+    );
 }
 
 #[tokio::test]
 async fn a_component_without_a_manifest_says_how_to_fix_it() {
-    let output = sluice(vec!["plugin".into(), "run".into(), guests::TRIVIAL_WASM.into()]).await;
+    let output = sluice(vec![
+        "plugin".into(),
+        "run".into(),
+        guests::TRIVIAL_WASM.into(),
+    ])
+    .await;
     assert_eq!(output.status.code(), Some(1));
-    assert!(stderr(&output).contains("carries no manifest: build it with `sluice plugin build`, or pass --manifest sluice.toml"));
+    assert!(stderr(&output).contains(
+        "carries no manifest: build it with `sluice plugin build`, or pass --manifest sluice.toml"
+    ));
 }
 
 #[tokio::test]
 async fn check_reports_a_passed_connection_check() {
-    let args = ["plugin", "check", guests::TRIVIAL_WASM, "--manifest", guests::TRIVIAL_MANIFEST];
+    let args = [
+        "plugin",
+        "check",
+        guests::TRIVIAL_WASM,
+        "--manifest",
+        guests::TRIVIAL_MANIFEST,
+    ];
     let output = sluice(args.iter().map(ToString::to_string).collect()).await;
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert!(stderr(&output).contains("connection check passed"));
@@ -90,12 +125,22 @@ async fn check_reports_a_passed_connection_check() {
 async fn a_scaffolded_connector_builds_and_runs() {
     let template = include_str!("../../plugin-sdk/template/src/lib.rs");
     let readme = include_str!("../../plugin-sdk/README.md");
-    assert!(readme.contains(template), "the SDK README shows the scaffolded hello connector");
+    assert!(
+        readme.contains(template),
+        "the SDK README shows the scaffolded hello connector"
+    );
     assert!(template.lines().count() <= 25);
 
     let dir = tempfile::tempdir().expect("tempdir");
     let crate_dir = dir.path().join("hello");
-    let output = sluice(vec!["plugin".into(), "new".into(), "hello".into(), "--dir".into(), crate_dir.display().to_string()]).await;
+    let output = sluice(vec![
+        "plugin".into(),
+        "new".into(),
+        "hello".into(),
+        "--dir".into(),
+        crate_dir.display().to_string(),
+    ])
+    .await;
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
 
     // Share the compiled SDK with the test guests' builds.
@@ -115,15 +160,33 @@ async fn a_scaffolded_connector_builds_and_runs() {
     .expect("join");
     assert_eq!(build.status.code(), Some(0), "{}", stderr(&build));
     let printed = String::from_utf8_lossy(&build.stdout);
-    let artifact = printed.lines().next().expect("the artifact's path").to_owned();
+    let artifact = printed
+        .lines()
+        .next()
+        .expect("the artifact's path")
+        .to_owned();
     assert!(artifact.ends_with("hello-0.1.0.wasm"), "{printed}");
     assert!(printed.contains("sha256  "), "{printed}");
 
     let spy = Spy::start().await;
-    let config = write_json(dir.path(), "config.json", &json!({ "url": format!("http://127.0.0.1:{}/page", spy.port) }));
+    let config = write_json(
+        dir.path(),
+        "config.json",
+        &json!({ "url": format!("http://127.0.0.1:{}/page", spy.port) }),
+    );
     let out = dir.path().join("records.jsonl");
     let grant = format!("127.0.0.1:{}", spy.port);
-    let args = ["plugin", "run", &artifact, "--config", &config, "--allow-private-host", &grant, "--out", &out.display().to_string()];
+    let args = [
+        "plugin",
+        "run",
+        &artifact,
+        "--config",
+        &config,
+        "--allow-private-host",
+        &grant,
+        "--out",
+        &out.display().to_string(),
+    ];
     let output = sluice(args.iter().map(ToString::to_string).collect()).await;
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let records = std::fs::read_to_string(&out).expect("records");

@@ -15,42 +15,95 @@ async fn run(fake: &FakeCopilot, dir: &Path) -> Run {
     let config = json!({ "org": "acme", "api_base_url": fake.url(), "backfill_days": 5 });
     let secret = format!("github_token={TOKEN}");
     let grant = format!("127.0.0.1:{}", fake.port());
-    run_connector(guests::COPILOT_WASM, guests::COPILOT_MANIFEST, dir, &dir.join("state.json"), &config, &["--secret", &secret, "--allow-private-host", &grant]).await
+    run_connector(
+        guests::COPILOT_WASM,
+        guests::COPILOT_MANIFEST,
+        dir,
+        &dir.join("state.json"),
+        &config,
+        &["--secret", &secret, "--allow-private-host", &grant],
+    )
+    .await
 }
 
 #[tokio::test]
 async fn daily_reports_and_seats_are_read_once() {
-    let fake = FakeCopilot::start(TOKEN, Reports::LastThreeDays).await.expect("fake");
+    let fake = FakeCopilot::start(TOKEN, Reports::LastThreeDays)
+        .await
+        .expect("fake");
     let dir = tempfile::tempdir().expect("tempdir");
     let first = run(&fake, dir.path()).await;
     assert_eq!(first.output.status.code(), Some(0), "{}", first.stderr());
     assert_eq!(first.count("copilot_seats"), SEATS);
-    let daily = first.by_stream().remove("copilot_daily").unwrap_or_default();
-    assert_eq!(daily.len(), 3 * 7, "per day: the totals, 2 IDEs, 2 features, 1 language, 1 model");
+    let daily = first
+        .by_stream()
+        .remove("copilot_daily")
+        .unwrap_or_default();
+    assert_eq!(
+        daily.len(),
+        3 * 7,
+        "per day: the totals, 2 IDEs, 2 features, 1 language, 1 model"
+    );
     for day in report_days() {
         assert!(daily.contains(&day), "{day}");
-        assert!(daily.contains(&format!("{day}|totals_by_ide|vscode")), "{day}");
-        assert!(daily.contains(&format!("{day}|totals_by_model_feature|chat_panel_ask_mode|gpt-4.1")), "{day}");
+        assert!(
+            daily.contains(&format!("{day}|totals_by_ide|vscode")),
+            "{day}"
+        );
+        assert!(
+            daily.contains(&format!(
+                "{day}|totals_by_model_feature|chat_panel_ask_mode|gpt-4.1"
+            )),
+            "{day}"
+        );
     }
-    assert_eq!(fake.downloads_with_token(), 0, "the token never goes to the signed report links");
-    let asked = fake.requests().iter().filter(|r| r.contains("organization-1-day")).count();
+    assert_eq!(
+        fake.downloads_with_token(),
+        0,
+        "the token never goes to the signed report links"
+    );
+    let asked = fake
+        .requests()
+        .iter()
+        .filter(|r| r.contains("organization-1-day"))
+        .count();
     assert_eq!(asked, 5, "one request per backfilled day");
 
     let second = run(&fake, dir.path()).await;
     assert_eq!(second.output.status.code(), Some(0), "{}", second.stderr());
-    assert_eq!(second.count("copilot_daily"), 0, "no new day since the cursor");
-    assert_eq!(fake.requests().iter().filter(|r| r.contains("organization-1-day")).count(), 5, "no day asked twice");
+    assert_eq!(
+        second.count("copilot_daily"),
+        0,
+        "no new day since the cursor"
+    );
+    assert_eq!(
+        fake.requests()
+            .iter()
+            .filter(|r| r.contains("organization-1-day"))
+            .count(),
+        5,
+        "no day asked twice"
+    );
 }
 
 #[tokio::test]
 async fn an_org_without_reports_or_permission_gets_a_note_not_a_failure() {
-    let fake = FakeCopilot::start(TOKEN, Reports::None).await.expect("fake");
+    let fake = FakeCopilot::start(TOKEN, Reports::None)
+        .await
+        .expect("fake");
     let dir = tempfile::tempdir().expect("tempdir");
     let run1 = run(&fake, dir.path()).await;
     assert_eq!(run1.output.status.code(), Some(0), "{}", run1.stderr());
-    assert!(run1.stderr().contains("note:        GitHub has no Copilot usage report for `acme`"), "{}", run1.stderr());
+    assert!(
+        run1.stderr()
+            .contains("note:        GitHub has no Copilot usage report for `acme`"),
+        "{}",
+        run1.stderr()
+    );
 
-    let fake = FakeCopilot::start(TOKEN, Reports::Forbidden).await.expect("fake");
+    let fake = FakeCopilot::start(TOKEN, Reports::Forbidden)
+        .await
+        .expect("fake");
     let dir = tempfile::tempdir().expect("tempdir");
     let run2 = run(&fake, dir.path()).await;
     assert_eq!(run2.output.status.code(), Some(0), "{}", run2.stderr());
@@ -60,10 +113,17 @@ async fn an_org_without_reports_or_permission_gets_a_note_not_a_failure() {
 
 #[tokio::test]
 async fn a_rejected_token_is_an_auth_error_naming_github() {
-    let fake = FakeCopilot::start("ghp_the_right_one", Reports::LastThreeDays).await.expect("fake");
+    let fake = FakeCopilot::start("ghp_the_right_one", Reports::LastThreeDays)
+        .await
+        .expect("fake");
     let dir = tempfile::tempdir().expect("tempdir");
     let run = run(&fake, dir.path()).await;
     assert_eq!(run.output.status.code(), Some(1));
-    assert!(run.stderr().contains("authentication failed: GitHub rejected the token `github_token`"), "{}", run.stderr());
+    assert!(
+        run.stderr()
+            .contains("authentication failed: GitHub rejected the token `github_token`"),
+        "{}",
+        run.stderr()
+    );
     assert!(run.stderr().contains("Bad credentials"), "{}", run.stderr());
 }

@@ -12,9 +12,23 @@ use crate::support::{Spy, hosts, load, sync, tight_runtime};
 async fn fetch_granted_public(url: &str, grant: &str) -> String {
     let runtime = tight_runtime();
     let plugin = load(&runtime, guests::HOSTILE_WASM, guests::HOSTILE_MANIFEST);
-    let grants = Grants { hosts: hosts(&[grant]), private_hosts: vec![] };
-    let (outcome, log) = sync(&runtime, &plugin, json!({ "behaviour": "fetch", "url": url }), grants, &[]).await;
-    assert_eq!(outcome.status, RunStatus::Failed, "the request must not succeed");
+    let grants = Grants {
+        hosts: hosts(&[grant]),
+        private_hosts: vec![],
+    };
+    let (outcome, log) = sync(
+        &runtime,
+        &plugin,
+        json!({ "behaviour": "fetch", "url": url }),
+        grants,
+        &[],
+    )
+    .await;
+    assert_eq!(
+        outcome.status,
+        RunStatus::Failed,
+        "the request must not succeed"
+    );
     let error = outcome.error.expect("an error").to_string();
     assert!(error.starts_with("configuration error: "), "{error}");
     log.text()
@@ -24,7 +38,11 @@ async fn fetch_granted_public(url: &str, grant: &str) -> String {
 async fn loopback_without_a_private_grant_is_refused() {
     let spy = Spy::start().await;
     let port = spy.port;
-    let log = fetch_granted_public(&format!("http://127.0.0.1:{port}/"), &format!("127.0.0.1:{port}")).await;
+    let log = fetch_granted_public(
+        &format!("http://127.0.0.1:{port}/"),
+        &format!("127.0.0.1:{port}"),
+    )
+    .await;
     assert!(
         log.contains(&format!("`127.0.0.1` is a loopback address; connectors may reach non-public addresses only when an admin grants that exact host, e.g. `--allow-private-host 127.0.0.1:{port}`")),
         "{log}"
@@ -37,8 +55,15 @@ async fn odd_spellings_of_loopback_are_refused() {
     let spy = Spy::start().await;
     let port = spy.port;
     for spelling in ["0x7f000001", "2130706433", "127.1"] {
-        let log = fetch_granted_public(&format!("http://{spelling}:{port}/"), &format!("127.0.0.1:{port}")).await;
-        assert!(log.contains("`127.0.0.1` is a loopback address"), "{spelling}: {log}");
+        let log = fetch_granted_public(
+            &format!("http://{spelling}:{port}/"),
+            &format!("127.0.0.1:{port}"),
+        )
+        .await;
+        assert!(
+            log.contains("`127.0.0.1` is a loopback address"),
+            "{spelling}: {log}"
+        );
     }
     assert!(spy.hits().is_empty());
 }
@@ -48,21 +73,38 @@ async fn ipv6_loopback_and_mapped_forms_are_refused() {
     let log = fetch_granted_public("http://[::1]:9/", "[::1]:9").await;
     assert!(log.contains("`[::1]` is a loopback address"), "{log}");
     let log = fetch_granted_public("http://[::ffff:127.0.0.1]:9/", "[::ffff:7f00:1]:9").await;
-    assert!(log.contains("IPv4-mapped form of a non-public IPv4 address"), "{log}");
+    assert!(
+        log.contains("IPv4-mapped form of a non-public IPv4 address"),
+        "{log}"
+    );
 }
 
 #[tokio::test]
 async fn the_cloud_metadata_address_is_refused() {
-    let log = fetch_granted_public("http://169.254.169.254/latest/meta-data/", "169.254.169.254").await;
-    assert!(log.contains("link-local (includes the cloud metadata service 169.254.169.254)"), "{log}");
+    let log = fetch_granted_public(
+        "http://169.254.169.254/latest/meta-data/",
+        "169.254.169.254",
+    )
+    .await;
+    assert!(
+        log.contains("link-local (includes the cloud metadata service 169.254.169.254)"),
+        "{log}"
+    );
 }
 
 #[tokio::test]
 async fn a_name_that_resolves_to_loopback_is_refused() {
     let spy = Spy::start().await;
     let port = spy.port;
-    let log = fetch_granted_public(&format!("http://localhost:{port}/"), &format!("localhost:{port}")).await;
-    assert!(log.contains("`localhost` resolves to 127.0.0.1, a loopback address"), "{log}");
+    let log = fetch_granted_public(
+        &format!("http://localhost:{port}/"),
+        &format!("localhost:{port}"),
+    )
+    .await;
+    assert!(
+        log.contains("`localhost` resolves to 127.0.0.1, a loopback address"),
+        "{log}"
+    );
     assert!(spy.hits().is_empty());
 }
 
@@ -81,7 +123,12 @@ async fn an_allowed_host_that_redirects_inward_is_stopped_at_the_hop() {
     let config = json!({ "behaviour": "fetch", "url": url, "redirect_target": target });
     let (outcome, log) = sync(&runtime, &plugin, config, grants, &[]).await;
     assert_eq!(outcome.status, RunStatus::Failed);
-    assert!(log.text().contains("`localhost` resolves to 127.0.0.1, a loopback address"), "{}", log.text());
+    assert!(
+        log.text()
+            .contains("`localhost` resolves to 127.0.0.1, a loopback address"),
+        "{}",
+        log.text()
+    );
     assert_eq!(allowed.hits().len(), 1, "the first hop went out");
     assert!(inner.hits().is_empty(), "the redirect inward did not");
 }
@@ -90,7 +137,14 @@ async fn an_allowed_host_that_redirects_inward_is_stopped_at_the_hop() {
 async fn hosts_not_granted_or_not_requested_are_refused() {
     let runtime = tight_runtime();
     let plugin = load(&runtime, guests::HOSTILE_WASM, guests::HOSTILE_MANIFEST);
-    let (_, log) = sync(&runtime, &plugin, json!({ "behaviour": "fetch", "url": "https://public.example/" }), Grants::default(), &[]).await;
+    let (_, log) = sync(
+        &runtime,
+        &plugin,
+        json!({ "behaviour": "fetch", "url": "https://public.example/" }),
+        Grants::default(),
+        &[],
+    )
+    .await;
     assert!(
         log.text().contains("`public.example` was not granted to this install; an admin grants it with `--allow-host public.example`"),
         "{}",
@@ -98,14 +152,26 @@ async fn hosts_not_granted_or_not_requested_are_refused() {
     );
     // A granted host that the manifest never requested, reached through a redirect.
     let spy = Spy::start().await;
-    let url = format!("http://127.0.0.1:{}/redirect?to=https://unrequested.example/", spy.port);
+    let url = format!(
+        "http://127.0.0.1:{}/redirect?to=https://unrequested.example/",
+        spy.port
+    );
     let grants = Grants {
         hosts: hosts(&["unrequested.example"]),
         private_hosts: hosts(&[&format!("127.0.0.1:{}", spy.port)]),
     };
-    let (_, log) = sync(&runtime, &plugin, json!({ "behaviour": "fetch", "url": url }), grants, &[]).await;
+    let (_, log) = sync(
+        &runtime,
+        &plugin,
+        json!({ "behaviour": "fetch", "url": url }),
+        grants,
+        &[],
+    )
+    .await;
     assert!(
-        log.text().contains("`unrequested.example` is not among the hosts this connector's manifest requests"),
+        log.text().contains(
+            "`unrequested.example` is not among the hosts this connector's manifest requests"
+        ),
         "{}",
         log.text()
     );
@@ -117,8 +183,18 @@ async fn a_short_rate_limit_is_waited_out() {
     let runtime = tight_runtime();
     let plugin = load(&runtime, guests::HOSTILE_WASM, guests::HOSTILE_MANIFEST);
     let url = format!("http://127.0.0.1:{}/limited-once", spy.port);
-    let grants = Grants { hosts: vec![], private_hosts: hosts(&[&format!("127.0.0.1:{}", spy.port)]) };
-    let (outcome, log) = sync(&runtime, &plugin, json!({ "behaviour": "fetch", "url": url }), grants, &[]).await;
+    let grants = Grants {
+        hosts: vec![],
+        private_hosts: hosts(&[&format!("127.0.0.1:{}", spy.port)]),
+    };
+    let (outcome, log) = sync(
+        &runtime,
+        &plugin,
+        json!({ "behaviour": "fetch", "url": url }),
+        grants,
+        &[],
+    )
+    .await;
     assert_eq!(outcome.status, RunStatus::Succeeded, "{:?}", outcome.error);
     assert!(log.text().contains("fetched: status 200"), "{}", log.text());
     assert_eq!(spy.hits().len(), 2, "asked, waited, asked again");
@@ -131,13 +207,28 @@ async fn a_rate_limit_longer_than_the_run_ends_it_rate_limited_keeping_its_outpu
     let runtime = tight_runtime();
     let plugin = load(&runtime, guests::HOSTILE_WASM, guests::HOSTILE_MANIFEST);
     let url = format!("http://127.0.0.1:{}/limited", spy.port);
-    let grants = Grants { hosts: vec![], private_hosts: hosts(&[&format!("127.0.0.1:{}", spy.port)]) };
-    let (outcome, _) = sync(&runtime, &plugin, json!({ "behaviour": "fetch", "url": url }), grants, &[]).await;
+    let grants = Grants {
+        hosts: vec![],
+        private_hosts: hosts(&[&format!("127.0.0.1:{}", spy.port)]),
+    };
+    let (outcome, _) = sync(
+        &runtime,
+        &plugin,
+        json!({ "behaviour": "fetch", "url": url }),
+        grants,
+        &[],
+    )
+    .await;
     assert_eq!(outcome.status, RunStatus::RateLimited);
-    assert!(outcome.keeps_output(), "records and cursor so far are committed");
+    assert!(
+        outcome.keeps_output(),
+        "records and cursor so far are committed"
+    );
     assert_eq!(
         outcome.error.map(|e| e.to_string()).as_deref(),
-        Some("rate limited: the service asks to wait 3600 s; the run ends keeping its cursor and will be retried")
+        Some(
+            "rate limited: the service asks to wait 3600 s; the run ends keeping its cursor and will be retried"
+        )
     );
     assert_eq!(spy.hits().len(), 1, "no retry when the wait does not fit");
 }

@@ -21,11 +21,28 @@ fn config(fake: &FakeGrafana) -> serde_json::Value {
 async fn run(fake: &FakeGrafana, dir: &Path, token: &str, grant: &str) -> Run {
     let secret = format!("grafana_token={token}");
     let state = dir.join("state.json");
-    run_connector(guests::GRAFANA_WASM, guests::GRAFANA_MANIFEST, dir, &state, &config(fake), &["--secret", &secret, grant, &format!("127.0.0.1:{}", fake.port())]).await
+    run_connector(
+        guests::GRAFANA_WASM,
+        guests::GRAFANA_MANIFEST,
+        dir,
+        &state,
+        &config(fake),
+        &[
+            "--secret",
+            &secret,
+            grant,
+            &format!("127.0.0.1:{}", fake.port()),
+        ],
+    )
+    .await
 }
 
 fn sample_keys(run: &Run) -> BTreeSet<String> {
-    run.by_stream().remove("query_samples").unwrap_or_default().into_iter().collect()
+    run.by_stream()
+        .remove("query_samples")
+        .unwrap_or_default()
+        .into_iter()
+        .collect()
 }
 
 #[tokio::test]
@@ -40,19 +57,45 @@ async fn everything_is_emitted_and_queries_resume_where_they_ended() {
     let samples = sample_keys(&first);
     let prometheus = samples.iter().filter(|k| k.starts_with("up|")).count();
     let loki = samples.iter().filter(|k| k.starts_with("errors|")).count();
-    assert!((120..=122).contains(&prometheus), "two series over an hour at one a minute: {prometheus}");
-    assert!((12..=13).contains(&loki), "a line every five minutes over an hour: {loki}");
-    assert!(fake.requests().iter().any(|r| r.contains("page=2")), "search paged");
+    assert!(
+        (120..=122).contains(&prometheus),
+        "two series over an hour at one a minute: {prometheus}"
+    );
+    assert!(
+        (12..=13).contains(&loki),
+        "a line every five minutes over an hour: {loki}"
+    );
+    assert!(
+        fake.requests().iter().any(|r| r.contains("page=2")),
+        "search paged"
+    );
 
-    let state: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("state.json")).expect("state")).expect("JSON");
-    let first_end = state["query_end:up"].as_str().expect("a cursor for `up`").to_owned();
+    let state: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("state.json")).expect("state"),
+    )
+    .expect("JSON");
+    let first_end = state["query_end:up"]
+        .as_str()
+        .expect("a cursor for `up`")
+        .to_owned();
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let second = run(&fake, dir.path(), TOKEN, "--allow-private-host").await;
     assert_eq!(second.output.status.code(), Some(0), "{}", second.stderr());
     let again = sample_keys(&second);
-    assert!(again.is_disjoint(&samples), "no sample twice across runs: {:?}", again.intersection(&samples).collect::<Vec<_>>());
-    let resumed = fake.requests().into_iter().rfind(|r| r.contains("/prom1/api/v1/query_range")).expect("a query");
-    assert!(resumed.contains(&format!("start={first_end}&")), "the second run starts where the first ended: {resumed}");
+    assert!(
+        again.is_disjoint(&samples),
+        "no sample twice across runs: {:?}",
+        again.intersection(&samples).collect::<Vec<_>>()
+    );
+    let resumed = fake
+        .requests()
+        .into_iter()
+        .rfind(|r| r.contains("/prom1/api/v1/query_range"))
+        .expect("a query");
+    assert!(
+        resumed.contains(&format!("start={first_end}&")),
+        "the second run starts where the first ended: {resumed}"
+    );
 }
 
 #[tokio::test]

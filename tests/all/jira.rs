@@ -16,7 +16,15 @@ async fn run(fake: &FakeJira, dir: &Path, token: &str) -> Run {
     let grant = format!("127.0.0.1:{}", fake.port());
     let secret = format!("jira_api_token={token}");
     let state = dir.join("state.json");
-    run_connector(guests::JIRA_WASM, guests::JIRA_MANIFEST, dir, &state, &config, &["--secret", &secret, "--allow-private-host", &grant]).await
+    run_connector(
+        guests::JIRA_WASM,
+        guests::JIRA_MANIFEST,
+        dir,
+        &state,
+        &config,
+        &["--secret", &secret, "--allow-private-host", &grant],
+    )
+    .await
 }
 
 #[tokio::test]
@@ -33,17 +41,36 @@ async fn a_full_run_pages_through_everything_and_a_second_fetches_only_changes()
     assert_eq!(first.count("worklogs"), expected.worklogs);
     assert!(!first.stderr().contains(TOKEN));
     let requests = fake.requests();
-    assert!(requests.iter().any(|r| r.contains("nextPageToken=page-100")), "search paged by token: {requests:?}");
-    assert!(requests.iter().any(|r| r.contains("/sprint?startAt=50")), "sprints paged by startAt");
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.contains("nextPageToken=page-100")),
+        "search paged by token: {requests:?}"
+    );
+    assert!(
+        requests.iter().any(|r| r.contains("/sprint?startAt=50")),
+        "sprints paged by startAt"
+    );
 
     fake.add_activity();
     let second = run(&fake, dir.path(), TOKEN).await;
     assert_eq!(second.output.status.code(), Some(0), "{}", second.stderr());
     let streams = second.by_stream();
-    assert_eq!(streams["issues"], ["ENG-1", "OPS-6"], "only the updated and the new issue");
+    assert_eq!(
+        streams["issues"],
+        ["ENG-1", "OPS-6"],
+        "only the updated and the new issue"
+    );
     assert_eq!(streams["worklogs"].len(), 1, "only the new worklog");
-    let last_search = fake.requests().into_iter().rfind(|r| r.starts_with("/rest/api/3/search/jql")).expect("a search");
-    assert!(last_search.contains("updated+%3E%3D"), "the second search asks only for updates: {last_search}");
+    let last_search = fake
+        .requests()
+        .into_iter()
+        .rfind(|r| r.starts_with("/rest/api/3/search/jql"))
+        .expect("a search");
+    assert!(
+        last_search.contains("updated+%3E%3D"),
+        "the second search asks only for updates: {last_search}"
+    );
 }
 
 #[tokio::test]
@@ -68,5 +95,8 @@ async fn a_429_with_retry_after_is_waited_out() {
     assert_eq!(run.output.status.code(), Some(0), "{}", run.stderr());
     assert_eq!(run.count("issues"), fake.expected().issues);
     let requests = fake.requests();
-    assert_eq!(requests[0], requests[1], "the limited request was asked again");
+    assert_eq!(
+        requests[0], requests[1],
+        "the limited request was asked again"
+    );
 }

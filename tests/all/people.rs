@@ -11,7 +11,10 @@ use sluice_tests::guests;
 use crate::support::{Collect, load, tight_runtime};
 
 fn identity(system: &str, id: &str) -> Identity {
-    Identity { system: system.into(), id: id.into() }
+    Identity {
+        system: system.into(),
+        id: id.into(),
+    }
 }
 
 #[tokio::test]
@@ -21,7 +24,11 @@ async fn a_connector_finds_a_person_by_github_login_and_reports_who_it_saw() {
     let directory = StaticDirectory::new(vec![Person {
         id: "person-1".into(),
         name: Some("Mona".into()),
-        identities: vec![identity("github", "octocat"), identity("slack", "U0MONA"), identity("email", "mona@acme.example")],
+        identities: vec![
+            identity("github", "octocat"),
+            identity("slack", "U0MONA"),
+            identity("email", "mona@acme.example"),
+        ],
     }]);
     let outcome = runtime
         .run(
@@ -46,8 +53,14 @@ async fn a_connector_finds_a_person_by_github_login_and_reports_who_it_saw() {
     assert_eq!(
         lookups,
         [
-            ("OctoCat".to_owned(), json!({ "person": "person-1", "slack": "U0MONA" })),
-            ("stranger".to_owned(), json!({ "person": null, "slack": null })),
+            (
+                "OctoCat".to_owned(),
+                json!({ "person": "person-1", "slack": "U0MONA" })
+            ),
+            (
+                "stranger".to_owned(),
+                json!({ "person": null, "slack": null })
+            ),
         ]
     );
     assert_eq!(
@@ -72,24 +85,56 @@ async fn plugin_run_takes_a_people_file_and_writes_identities() {
     let out = dir.path().join("out.jsonl");
     let identities = dir.path().join("identities.jsonl");
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
-        .args(["plugin", "run", guests::PEOPLE_WASM, "--manifest", guests::PEOPLE_MANIFEST])
-        .arg("--config").arg(&config)
-        .arg("--people").arg(&people)
-        .arg("--out").arg(&out)
-        .arg("--identities").arg(&identities)
+        .args([
+            "plugin",
+            "run",
+            guests::PEOPLE_WASM,
+            "--manifest",
+            guests::PEOPLE_MANIFEST,
+        ])
+        .arg("--config")
+        .arg(&config)
+        .arg("--people")
+        .arg(&people)
+        .arg("--out")
+        .arg(&out)
+        .arg("--identities")
+        .arg(&identities)
         .output()
         .expect("run sluice");
-    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
-    let record: Value = serde_json::from_str(std::fs::read_to_string(&out).expect("out").trim()).expect("JSON");
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let record: Value =
+        serde_json::from_str(std::fs::read_to_string(&out).expect("out").trim()).expect("JSON");
     assert_eq!(record["data"]["slack"], "U1");
-    let seen: Value = serde_json::from_str(std::fs::read_to_string(&identities).expect("identities").trim()).expect("JSON");
-    assert_eq!(seen, json!({ "identity": { "system": "github", "id": "octocat" }, "verified_email": "octocat@acme.example", "name": "octocat" }));
+    let seen: Value = serde_json::from_str(
+        std::fs::read_to_string(&identities)
+            .expect("identities")
+            .trim(),
+    )
+    .expect("JSON");
+    assert_eq!(
+        seen,
+        json!({ "identity": { "system": "github", "id": "octocat" }, "verified_email": "octocat@acme.example", "name": "octocat" })
+    );
 
     std::fs::write(&people, "{not json").expect("people file");
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
-        .args(["plugin", "run", guests::PEOPLE_WASM, "--manifest", guests::PEOPLE_MANIFEST])
-        .arg("--config").arg(&config)
-        .arg("--people").arg(&people)
+        .args([
+            "plugin",
+            "run",
+            guests::PEOPLE_WASM,
+            "--manifest",
+            guests::PEOPLE_MANIFEST,
+        ])
+        .arg("--config")
+        .arg(&config)
+        .arg("--people")
+        .arg(&people)
         .output()
         .expect("run sluice");
     assert_eq!(output.status.code(), Some(1));

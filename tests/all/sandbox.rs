@@ -18,7 +18,14 @@ async fn assert_still_serving(runtime: &Runtime) {
 
 async fn hostile(runtime: &Runtime, behaviour: &str) -> (sluice::runtime::RunOutcome, String) {
     let plugin = load(runtime, guests::HOSTILE_WASM, guests::HOSTILE_MANIFEST);
-    let (outcome, log) = sync(runtime, &plugin, json!({ "behaviour": behaviour }), Grants::default(), &[]).await;
+    let (outcome, log) = sync(
+        runtime,
+        &plugin,
+        json!({ "behaviour": behaviour }),
+        Grants::default(),
+        &[],
+    )
+    .await;
     (outcome, log.text())
 }
 
@@ -28,7 +35,10 @@ async fn an_endless_loop_is_stopped_at_its_cpu_deadline() {
     let (outcome, log) = hostile(&runtime, "endless-loop").await;
     assert_eq!(outcome.status, RunStatus::Failed);
     let error = outcome.error.expect("an error").to_string();
-    assert_eq!(error, "stopped: the connector ran for more than 1s of CPU time (an endless loop?)");
+    assert_eq!(
+        error,
+        "stopped: the connector ran for more than 1s of CPU time (an endless loop?)"
+    );
     assert!(log.contains(&error), "the run log says why: {log}");
     assert_still_serving(&runtime).await;
 }
@@ -65,7 +75,11 @@ async fn a_log_flood_is_cut_at_the_run_budget() {
     assert_eq!(outcome.status, RunStatus::Succeeded, "{:?}", outcome.error);
     assert_eq!(outcome.stats.log_lines, 1_000);
     assert_eq!(outcome.stats.dropped_log_lines, 199_000);
-    assert!(log.contains("199000 log lines were dropped over the run's cap of 1000"), "{}", &log[log.len() - 300..]);
+    assert!(
+        log.contains("199000 log lines were dropped over the run's cap of 1000"),
+        "{}",
+        &log[log.len() - 300..]
+    );
     assert_still_serving(&runtime).await;
 }
 
@@ -78,7 +92,10 @@ async fn a_record_flood_is_stopped_at_the_run_cap() {
         outcome.error.as_ref().map(ToString::to_string).as_deref(),
         Some("stopped: the connector emitted more than 8388608 bytes of records in one run")
     );
-    assert!(!outcome.keeps_output(), "a failed run keeps none of its records");
+    assert!(
+        !outcome.keeps_output(),
+        "a failed run keeps none of its records"
+    );
     assert_still_serving(&runtime).await;
 }
 
@@ -91,7 +108,10 @@ async fn a_gigantic_string_is_refused() {
         outcome.error.as_ref().map(ToString::to_string).as_deref(),
         Some("stopped: state value `cursor` of 8388608 bytes is over the cap of 1048576 bytes")
     );
-    assert!(outcome.state.is_empty(), "nothing of the refused value is kept");
+    assert!(
+        outcome.state.is_empty(),
+        "nothing of the refused value is kept"
+    );
     assert_still_serving(&runtime).await;
 }
 
@@ -112,7 +132,14 @@ async fn a_plugin_blocked_in_a_host_call_is_stopped_at_its_wall_deadline() {
 async fn stdout_and_stderr_go_to_the_run_log() {
     let runtime = tight_runtime();
     let plugin = load(&runtime, guests::HOSTILE_WASM, guests::HOSTILE_MANIFEST);
-    let (outcome, log) = sync(&runtime, &plugin, json!({ "behaviour": "print" }), Grants::default(), &[]).await;
+    let (outcome, log) = sync(
+        &runtime,
+        &plugin,
+        json!({ "behaviour": "print" }),
+        Grants::default(),
+        &[],
+    )
+    .await;
     assert_eq!(outcome.status, RunStatus::Succeeded, "{:?}", outcome.error);
     let lines = log.0.lock().expect("log lock");
     let stdio: Vec<&str> = lines
@@ -134,13 +161,19 @@ async fn a_secret_echoed_back_is_redacted_from_the_log() {
         &runtime,
         &plugin,
         json!({ "behaviour": "leak-secret", "url": url }),
-        Grants { hosts: vec![], private_hosts: hosts(&[&private]) },
+        Grants {
+            hosts: vec![],
+            private_hosts: hosts(&[&private]),
+        },
         &[("token", "canary-5f3a9c1e")],
     )
     .await;
     assert_eq!(outcome.status, RunStatus::Succeeded, "{:?}", outcome.error);
     let log = log.text();
-    assert!(log.contains("the service echoed: Bearer [redacted]"), "{log}");
+    assert!(
+        log.contains("the service echoed: Bearer [redacted]"),
+        "{log}"
+    );
     assert!(log.contains("header=Bearer [redacted]"), "{log}");
     assert!(!log.contains("canary-5f3a9c1e"), "{log}");
 }
@@ -149,7 +182,10 @@ async fn a_secret_echoed_back_is_redacted_from_the_log() {
 async fn compiled_components_are_cached_on_disk_across_restarts() {
     let cache = tempfile::tempdir().expect("tempdir");
     let wasm = std::fs::read(guests::TRIVIAL_WASM).expect("the trivial component");
-    let manifest = || sluice::manifest::Manifest::load(std::path::Path::new(guests::TRIVIAL_MANIFEST)).expect("manifest");
+    let manifest = || {
+        sluice::manifest::Manifest::load(std::path::Path::new(guests::TRIVIAL_MANIFEST))
+            .expect("manifest")
+    };
     // Every compiled artifact of the cache with its modification time (wasmtime's usage
     // statistics and clean-up markers change on every read, so they are left out).
     fn files(dir: &std::path::Path) -> Vec<(std::path::PathBuf, std::time::SystemTime)> {
@@ -170,14 +206,25 @@ async fn compiled_components_are_cached_on_disk_across_restarts() {
         found
     }
     {
-        let runtime = Runtime::new(Some(cache.path()), sluice::runtime::Limits::default()).expect("runtime");
+        let runtime =
+            Runtime::new(Some(cache.path()), sluice::runtime::Limits::default()).expect("runtime");
         runtime.load(&wasm, manifest()).expect("load");
     }
     let cached = files(cache.path());
-    assert!(!cached.is_empty(), "compiling wrote the artifact to the cache");
-    let restarted = Runtime::new(Some(cache.path()), sluice::runtime::Limits::default()).expect("runtime");
-    let plugin = restarted.load(&wasm, manifest()).expect("load from the cache");
-    assert_eq!(files(cache.path()), cached, "a restart reads the artifact instead of compiling and writing it again");
+    assert!(
+        !cached.is_empty(),
+        "compiling wrote the artifact to the cache"
+    );
+    let restarted =
+        Runtime::new(Some(cache.path()), sluice::runtime::Limits::default()).expect("runtime");
+    let plugin = restarted
+        .load(&wasm, manifest())
+        .expect("load from the cache");
+    assert_eq!(
+        files(cache.path()),
+        cached,
+        "a restart reads the artifact instead of compiling and writing it again"
+    );
     let (outcome, _) = sync(&restarted, &plugin, json!({}), Grants::default(), &[]).await;
     assert_eq!(outcome.status, RunStatus::Succeeded);
 }

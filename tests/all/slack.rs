@@ -12,15 +12,33 @@ use crate::support::{Run, run_connector, sluice};
 const TOKEN: &str = "xoxb-canary-1234-5678-slack";
 
 fn flags(fake: &FakeSlack, token: &str) -> (String, String) {
-    (format!("slack_bot_token={token}"), format!("127.0.0.1:{}", fake.port()))
+    (
+        format!("slack_bot_token={token}"),
+        format!("127.0.0.1:{}", fake.port()),
+    )
 }
 
 async fn sync(fake: &FakeSlack, dir: &Path, token: &str, identities: &Path) -> Run {
     let (secret, grant) = flags(fake, token);
     let identities = identities.display().to_string();
     let state = dir.join("state.json");
-    let args = ["--secret", &secret, "--allow-private-host", &grant, "--identities", &identities];
-    run_connector(guests::SLACK_WASM, guests::SLACK_MANIFEST, dir, &state, &json!({ "api_base_url": fake.url() }), &args).await
+    let args = [
+        "--secret",
+        &secret,
+        "--allow-private-host",
+        &grant,
+        "--identities",
+        &identities,
+    ];
+    run_connector(
+        guests::SLACK_WASM,
+        guests::SLACK_MANIFEST,
+        dir,
+        &state,
+        &json!({ "api_base_url": fake.url() }),
+        &args,
+    )
+    .await
 }
 
 #[tokio::test]
@@ -33,14 +51,26 @@ async fn users_and_channels_page_through_everything_and_people_are_reported() {
     let (users, channels) = fake.counts();
     assert_eq!(run.count("users"), users);
     assert_eq!(run.count("channels"), channels);
-    assert!(fake.requests().iter().any(|r| r.starts_with("/api/users.list?") && r.contains("cursor=")), "paged by cursor");
+    assert!(
+        fake.requests()
+            .iter()
+            .any(|r| r.starts_with("/api/users.list?") && r.contains("cursor=")),
+        "paged by cursor"
+    );
     let seen: Vec<Value> = std::fs::read_to_string(&identities)
         .expect("identities")
         .lines()
         .map(|l| serde_json::from_str(l).expect("JSON"))
         .collect();
-    assert_eq!(seen.len(), 250, "people only: no bots, Slackbot or deleted users");
-    assert_eq!(seen[0], json!({ "identity": { "system": "slack", "id": "U00000000" }, "verified_email": "person0@acme.example", "name": "Person0" }));
+    assert_eq!(
+        seen.len(),
+        250,
+        "people only: no bots, Slackbot or deleted users"
+    );
+    assert_eq!(
+        seen[0],
+        json!({ "identity": { "system": "slack", "id": "U00000000" }, "verified_email": "person0@acme.example", "name": "Person0" })
+    );
     assert!(!run.stderr().contains(TOKEN));
 }
 
@@ -52,7 +82,9 @@ async fn slack_errors_and_rate_limits_are_handled() {
     let run = sync(&fake, dir.path(), "xoxb-wrong", &identities).await;
     assert_eq!(run.output.status.code(), Some(1));
     assert!(
-        run.stderr().contains("authentication failed: Slack rejected the bot token `slack_bot_token` (invalid_auth)"),
+        run.stderr().contains(
+            "authentication failed: Slack rejected the bot token `slack_bot_token` (invalid_auth)"
+        ),
         "{}",
         run.stderr()
     );
@@ -78,25 +110,51 @@ async fn a_post_message_event_posts_blocks_with_buttons() {
     ]);
     let post = |channel: &str| {
         let payload = dir.path().join(format!("{channel}.json"));
-        std::fs::write(&payload, json!({ "channel": channel, "text": "Review survey", "blocks": blocks }).to_string()).expect("payload");
+        std::fs::write(
+            &payload,
+            json!({ "channel": channel, "text": "Review survey", "blocks": blocks }).to_string(),
+        )
+        .expect("payload");
         [
-            "plugin", "event", guests::SLACK_WASM, "--manifest", guests::SLACK_MANIFEST,
-            "--config", &config.display().to_string(), "--secret", &secret, "--allow-private-host", &grant,
-            "--kind", "slack.post_message", "--payload", &payload.display().to_string(),
+            "plugin",
+            "event",
+            guests::SLACK_WASM,
+            "--manifest",
+            guests::SLACK_MANIFEST,
+            "--config",
+            &config.display().to_string(),
+            "--secret",
+            &secret,
+            "--allow-private-host",
+            &grant,
+            "--kind",
+            "slack.post_message",
+            "--payload",
+            &payload.display().to_string(),
         ]
         .iter()
         .map(ToString::to_string)
         .collect::<Vec<String>>()
     };
     let output = sluice(post("U00000007")).await;
-    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert!(String::from_utf8_lossy(&output.stderr).contains("event handled"));
-    assert_eq!(fake.posted(), [json!({ "channel": "U00000007", "text": "Review survey", "blocks": blocks })]);
+    assert_eq!(
+        fake.posted(),
+        [json!({ "channel": "U00000007", "text": "Review survey", "blocks": blocks })]
+    );
 
     let output = sluice(post("C99999999")).await;
     assert_eq!(output.status.code(), Some(1));
     assert!(
-        String::from_utf8_lossy(&output.stderr).contains("chat.postMessage cannot post there (channel_not_found): invite the bot to the channel"),
+        String::from_utf8_lossy(&output.stderr).contains(
+            "chat.postMessage cannot post there (channel_not_found): invite the bot to the channel"
+        ),
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );

@@ -33,7 +33,9 @@ impl Spy {
             .fallback(|| async { "hello from the spy" })
             .layer(axum::middleware::from_fn_with_state(hits.clone(), record))
             .with_state(());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind the spy");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the spy");
         let port = listener.local_addr().expect("spy address").port();
         tokio::spawn(async move { axum::serve(listener, app).await });
         Spy { port, hits }
@@ -49,7 +51,9 @@ async fn record(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
-    hits.lock().expect("spy lock").push(request.uri().to_string());
+    hits.lock()
+        .expect("spy lock")
+        .push(request.uri().to_string());
     next.run(request).await
 }
 
@@ -68,13 +72,20 @@ async fn echo_auth(headers: HeaderMap, _uri: Uri) -> String {
 
 /// A secondary rate limit that lasts an hour.
 async fn limited() -> impl IntoResponse {
-    (StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, "3600")], "slow down")
+    (
+        StatusCode::TOO_MANY_REQUESTS,
+        [(header::RETRY_AFTER, "3600")],
+        "slow down",
+    )
 }
 
 /// GitHub's secondary rate limit on every other request: 403 with `retry-after: 1`.
 async fn limited_once() -> axum::response::Response {
     static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    if CALLS.fetch_add(1, std::sync::atomic::Ordering::SeqCst).is_multiple_of(2) {
+    if CALLS
+        .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+        .is_multiple_of(2)
+    {
         (
             StatusCode::FORBIDDEN,
             [(header::RETRY_AFTER, "1")],
@@ -126,11 +137,15 @@ pub fn tight_runtime() -> Runtime {
 pub fn load(runtime: &Runtime, wasm: &str, manifest: &str) -> sluice::runtime::Plugin {
     let bytes = std::fs::read(wasm).expect("a built component");
     let manifest = Manifest::load(std::path::Path::new(manifest)).expect("a valid manifest");
-    runtime.load(&bytes, manifest).expect("a loadable component")
+    runtime
+        .load(&bytes, manifest)
+        .expect("a loadable component")
 }
 
 pub fn hosts(list: &[&str]) -> Vec<HostPattern> {
-    list.iter().map(|h| HostPattern::parse(h).expect("a host pattern")).collect()
+    list.iter()
+        .map(|h| HostPattern::parse(h).expect("a host pattern"))
+        .collect()
 }
 
 /// Runs a sync and returns its outcome and log.
@@ -148,7 +163,12 @@ pub async fn sync(
             Call::Sync,
             RunContext {
                 config,
-                secrets: SecretSet::new(secrets.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()),
+                secrets: SecretSet::new(
+                    secrets
+                        .iter()
+                        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                        .collect(),
+                ),
                 grants,
                 state: BTreeMap::new(),
                 log: log.clone(),
@@ -206,8 +226,18 @@ pub async fn run_connector(
     std::fs::write(&config_path, config.to_string()).expect("config");
     let out = dir.join("records.jsonl");
     let _ = std::fs::remove_file(&out);
-    let mut args: Vec<String> = vec!["plugin".into(), "run".into(), wasm.into(), "--manifest".into(), manifest.into()];
-    for (flag, path) in [("--config", &config_path), ("--state", &state.to_path_buf()), ("--out", &out)] {
+    let mut args: Vec<String> = vec![
+        "plugin".into(),
+        "run".into(),
+        wasm.into(),
+        "--manifest".into(),
+        manifest.into(),
+    ];
+    for (flag, path) in [
+        ("--config", &config_path),
+        ("--state", &state.to_path_buf()),
+        ("--out", &out),
+    ] {
         args.push(flag.into());
         args.push(path.display().to_string());
     }
@@ -226,7 +256,10 @@ pub async fn sluice(args: Vec<String>) -> std::process::Output {
     tokio::task::spawn_blocking(move || {
         std::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
             .args(&args)
-            .env("SLUICE_CACHE_DIR", std::env::temp_dir().join("sluice-test-cache"))
+            .env(
+                "SLUICE_CACHE_DIR",
+                std::env::temp_dir().join("sluice-test-cache"),
+            )
             .output()
             .expect("run sluice")
     })

@@ -52,25 +52,39 @@ fn first_run(tokio: &tokio::runtime::Runtime, cache: &std::path::Path) -> anyhow
         Call::Sync,
         context(Arc::new(Discard), Arc::new(StaticDirectory::default())),
     ));
-    anyhow::ensure!(outcome.status == RunStatus::Succeeded, "the first run failed: {:?}", outcome.error);
+    anyhow::ensure!(
+        outcome.status == RunStatus::Succeeded,
+        "the first run failed: {:?}",
+        outcome.error
+    );
     Ok(start.elapsed())
 }
 
 fn main() -> anyhow::Result<()> {
-    let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let tokio = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     let cache = tempfile::tempdir()?;
     let cold = first_run(&tokio, cache.path())?;
     let warm = first_run(&tokio, cache.path())?;
     println!("start + first run of the trivial connector:");
-    println!("  compiled on start         {:9.1} ms", cold.as_secs_f64() * 1e3);
-    println!("  read from the disk cache  {:9.1} ms", warm.as_secs_f64() * 1e3);
+    println!(
+        "  compiled on start         {:9.1} ms",
+        cold.as_secs_f64() * 1e3
+    );
+    println!(
+        "  read from the disk cache  {:9.1} ms",
+        warm.as_secs_f64() * 1e3
+    );
     let runtime = Runtime::new(None, Limits::default())?;
     let manifest = Manifest::load(std::path::Path::new(guests::TRIVIAL_MANIFEST))?;
     let plugin = runtime.load(&std::fs::read(guests::TRIVIAL_WASM)?, manifest)?;
     let log: Arc<dyn LogSink> = Arc::new(Discard);
     let people: Arc<dyn sluice::people::Directory> = Arc::new(StaticDirectory::default());
     let run_once = || async {
-        let outcome = runtime.run(&plugin, Call::Sync, context(log.clone(), people.clone())).await;
+        let outcome = runtime
+            .run(&plugin, Call::Sync, context(log.clone(), people.clone()))
+            .await;
         assert_eq!(outcome.status, RunStatus::Succeeded);
         assert_eq!(outcome.records.len(), 1);
     };
@@ -107,6 +121,10 @@ fn main() -> anyhow::Result<()> {
     println!("  wasm instantiate + call   p50 {wasm_p50:9.1} µs   p99 {wasm_p99:9.1} µs");
     println!("native process per run ({NATIVE_RUNS} runs):");
     println!("  spawn + run + exit        p50 {native_p50:9.1} µs   p99 {native_p99:9.1} µs");
-    println!("ratio (native / wasm)       p50 {:9.1}×        p99 {:9.1}×", native_p50 / wasm_p50, native_p99 / wasm_p99);
+    println!(
+        "ratio (native / wasm)       p50 {:9.1}×        p99 {:9.1}×",
+        native_p50 / wasm_p50,
+        native_p99 / wasm_p99
+    );
     Ok(())
 }

@@ -24,9 +24,12 @@ pub fn embedded_manifest(component: &[u8]) -> Option<String> {
     let mut depth = 0usize;
     for payload in wasmparser::Parser::new(0).parse_all(component) {
         match payload.ok()? {
-            wasmparser::Payload::ModuleSection { .. } | wasmparser::Payload::ComponentSection { .. } => depth += 1,
+            wasmparser::Payload::ModuleSection { .. }
+            | wasmparser::Payload::ComponentSection { .. } => depth += 1,
             wasmparser::Payload::End(_) => depth = depth.saturating_sub(1),
-            wasmparser::Payload::CustomSection(section) if depth == 0 && section.name() == MANIFEST_SECTION => {
+            wasmparser::Payload::CustomSection(section)
+                if depth == 0 && section.name() == MANIFEST_SECTION =>
+            {
                 return String::from_utf8(section.data().to_vec()).ok();
             }
             _ => {}

@@ -32,10 +32,18 @@ pub struct Built {
 pub async fn build(args: &BuildArgs) -> anyhow::Result<Built> {
     let dir = &args.dir;
     let manifest_path = dir.join("sluice.toml");
-    let manifest_text = std::fs::read_to_string(&manifest_path)
-        .with_context(|| format!("cannot read {}: a connector needs a manifest", manifest_path.display()))?;
-    let manifest = Manifest::from_toml(&manifest_text).with_context(|| manifest_path.display().to_string())?;
-    eprintln!("building connector `{}` {} …", manifest.name, manifest.version);
+    let manifest_text = std::fs::read_to_string(&manifest_path).with_context(|| {
+        format!(
+            "cannot read {}: a connector needs a manifest",
+            manifest_path.display()
+        )
+    })?;
+    let manifest =
+        Manifest::from_toml(&manifest_text).with_context(|| manifest_path.display().to_string())?;
+    eprintln!(
+        "building connector `{}` {} …",
+        manifest.name, manifest.version
+    );
     let component_path = cargo_build(dir)?;
     let component = std::fs::read(&component_path)
         .with_context(|| format!("cannot read {}", component_path.display()))?;
@@ -48,7 +56,8 @@ pub async fn build(args: &BuildArgs) -> anyhow::Result<Built> {
         .parent()
         .context("the component has no directory")?
         .join("sluice");
-    std::fs::create_dir_all(&out_dir).with_context(|| format!("cannot create {}", out_dir.display()))?;
+    std::fs::create_dir_all(&out_dir)
+        .with_context(|| format!("cannot create {}", out_dir.display()))?;
     let path = out_dir.join(format!("{}-{}.wasm", manifest.name, manifest.version));
     std::fs::write(&path, &packaged).with_context(|| format!("cannot write {}", path.display()))?;
     println!("{}", path.display());
@@ -61,7 +70,13 @@ pub async fn build(args: &BuildArgs) -> anyhow::Result<Built> {
 fn cargo_build(dir: &Path) -> anyhow::Result<PathBuf> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut child = Command::new(cargo)
-        .args(["build", "--release", "--target", "wasm32-wasip2", "--message-format=json-render-diagnostics"])
+        .args([
+            "build",
+            "--release",
+            "--target",
+            "wasm32-wasip2",
+            "--message-format=json-render-diagnostics",
+        ])
         .current_dir(dir)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -75,7 +90,9 @@ fn cargo_build(dir: &Path) -> anyhow::Result<PathBuf> {
             continue;
         };
         if message["reason"] == "compiler-artifact"
-            && message["target"]["crate_types"].as_array().is_some_and(|t| t.iter().any(|c| c == "cdylib"))
+            && message["target"]["crate_types"]
+                .as_array()
+                .is_some_and(|t| t.iter().any(|c| c == "cdylib"))
             && let Some(files) = message["filenames"].as_array()
         {
             component = files
@@ -88,7 +105,9 @@ fn cargo_build(dir: &Path) -> anyhow::Result<PathBuf> {
     }
     let status = child.wait().context("waiting for cargo")?;
     if !status.success() {
-        bail!("cargo build failed ({status}); see its messages above. Is the target installed? `rustup target add wasm32-wasip2`");
+        bail!(
+            "cargo build failed ({status}); see its messages above. Is the target installed? `rustup target add wasm32-wasip2`"
+        );
     }
     component.context("cargo built no component: the crate needs `crate-type = [\"cdylib\"]`")
 }

@@ -26,28 +26,47 @@ const CARGO_CONFIG: &str = include_str!("../../../plugin-sdk/template/.cargo/con
 pub fn new(args: &NewArgs) -> anyhow::Result<()> {
     let name = &args.name;
     if name.is_empty()
-        || !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         || name.starts_with(|c: char| c.is_ascii_digit() || c == '-')
     {
-        bail!("`{name}` is not a connector name: use lower-case letters, digits and `-`, starting with a letter");
+        bail!(
+            "`{name}` is not a connector name: use lower-case letters, digits and `-`, starting with a letter"
+        );
     }
     let dir = args.dir.clone().unwrap_or_else(|| PathBuf::from(name));
     if dir.exists() {
-        bail!("{} already exists; choose another name or --dir", dir.display());
+        bail!(
+            "{} already exists; choose another name or --dir",
+            dir.display()
+        );
     }
     let sdk = match &args.sdk {
         Some(sdk) => sdk.clone(),
         None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugin-sdk"),
     };
-    let sdk = sdk
-        .canonicalize()
-        .with_context(|| format!("cannot find the Sluice SDK at {}; pass --sdk PATH", sdk.display()))?;
-    let sdk_text = sdk.to_str().context("the SDK's path is not UTF-8")?.replace('\\', "/");
+    let sdk = sdk.canonicalize().with_context(|| {
+        format!(
+            "cannot find the Sluice SDK at {}; pass --sdk PATH",
+            sdk.display()
+        )
+    })?;
+    let sdk_text = sdk
+        .to_str()
+        .context("the SDK's path is not UTF-8")?
+        .replace('\\', "/");
     for sub in ["src", ".cargo"] {
-        std::fs::create_dir_all(dir.join(sub)).with_context(|| format!("cannot create {}", dir.display()))?;
+        std::fs::create_dir_all(dir.join(sub))
+            .with_context(|| format!("cannot create {}", dir.display()))?;
     }
     let files = [
-        ("Cargo.toml", CARGO_TOML.replace("{name}", name).replace("{sdk}", &sdk_text)),
+        (
+            "Cargo.toml",
+            CARGO_TOML
+                .replace("{name}", name)
+                .replace("{sdk}", &sdk_text),
+        ),
         ("sluice.toml", MANIFEST.replace("{name}", name)),
         ("src/lib.rs", LIB_RS.to_owned()),
         (".cargo/config.toml", CARGO_CONFIG.to_owned()),

@@ -85,7 +85,14 @@ pub async fn event(args: EventArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("cannot read the payload {}", args.payload.display()))?;
     serde_json::from_str::<serde_json::Value>(&text)
         .with_context(|| format!("the payload {} is not valid JSON", args.payload.display()))?;
-    run(args.run, Call::Event { kind: args.kind, json: text }).await
+    run(
+        args.run,
+        Call::Event {
+            kind: args.kind,
+            json: text,
+        },
+    )
+    .await
 }
 
 /// Prints log lines to standard error as they come.
@@ -93,7 +100,11 @@ struct StderrLog;
 
 impl LogSink for StderrLog {
     fn write(&self, line: LogLine) {
-        let fields: String = line.fields.iter().map(|(k, v)| format!(" {k}={v}")).collect();
+        let fields: String = line
+            .fields
+            .iter()
+            .map(|(k, v)| format!(" {k}={v}"))
+            .collect();
         let time = humantime::format_rfc3339_millis(line.time);
         eprintln!(
             "{time} {:>5} [{}] {}{fields}",
@@ -153,8 +164,10 @@ pub async fn run(args: RunArgs, call: Call) -> anyhow::Result<ExitCode> {
             write_identities(&outcome, path)?;
         }
         if let Some(path) = &args.state {
-            let text = serde_json::to_string_pretty(&outcome.state).context("encoding the state")?;
-            std::fs::write(path, text).with_context(|| format!("cannot write the state to {}", path.display()))?;
+            let text =
+                serde_json::to_string_pretty(&outcome.state).context("encoding the state")?;
+            std::fs::write(path, text)
+                .with_context(|| format!("cannot write the state to {}", path.display()))?;
         }
     }
     report(&outcome, is_sync, done);
@@ -167,12 +180,16 @@ pub async fn run(args: RunArgs, call: Call) -> anyhow::Result<ExitCode> {
 
 async fn load_plugin(args: &RunArgs) -> anyhow::Result<(Vec<u8>, Manifest)> {
     let (path, built_manifest) = if args.plugin.is_dir() {
-        let built = plugin_build::build(&plugin_build::BuildArgs { dir: args.plugin.clone() }).await?;
+        let built = plugin_build::build(&plugin_build::BuildArgs {
+            dir: args.plugin.clone(),
+        })
+        .await?;
         (built.path, Some(built.manifest))
     } else {
         (args.plugin.clone(), None)
     };
-    let wasm = std::fs::read(&path).with_context(|| format!("cannot read the connector {}", path.display()))?;
+    let wasm = std::fs::read(&path)
+        .with_context(|| format!("cannot read the connector {}", path.display()))?;
     let manifest = match (&args.manifest, built_manifest) {
         (Some(file), _) => Manifest::load(file)?,
         (None, Some(manifest)) => manifest,
@@ -191,16 +208,22 @@ fn read_config(path: Option<&Path>) -> anyhow::Result<serde_json::Value> {
     let Some(path) = path else {
         return Ok(serde_json::json!({}));
     };
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read the config {}", path.display()))?;
-    serde_json::from_str(&text).with_context(|| format!("the config {} is not valid JSON", path.display()))
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the config {}", path.display()))?;
+    serde_json::from_str(&text)
+        .with_context(|| format!("the config {} is not valid JSON", path.display()))
 }
 
 fn read_state(path: Option<&Path>) -> anyhow::Result<BTreeMap<String, String>> {
     match path {
         Some(path) if path.exists() => {
-            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read the state {}", path.display()))?;
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the state {}", path.display()))?;
             serde_json::from_str(&text).with_context(|| {
-                format!("the state {} is not a JSON object of strings; delete it to start over", path.display())
+                format!(
+                    "the state {} is not a JSON object of strings; delete it to start over",
+                    path.display()
+                )
             })
         }
         _ => Ok(BTreeMap::new()),
@@ -241,12 +264,14 @@ fn cache_dir(flag: Option<&Path>) -> PathBuf {
 fn write_records(outcome: &RunOutcome, out: Option<&Path>) -> anyhow::Result<()> {
     let mut writer: Box<dyn std::io::Write> = match out {
         Some(path) => Box::new(std::io::BufWriter::new(
-            std::fs::File::create(path).with_context(|| format!("cannot write records to {}", path.display()))?,
+            std::fs::File::create(path)
+                .with_context(|| format!("cannot write records to {}", path.display()))?,
         )),
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
     for record in &outcome.records {
-        let data: serde_json::Value = serde_json::from_str(&record.json).context("a record's JSON")?;
+        let data: serde_json::Value =
+            serde_json::from_str(&record.json).context("a record's JSON")?;
         let line = serde_json::json!({ "stream": record.stream, "key": record.key, "data": data });
         writeln!(writer, "{line}").context("writing records")?;
     }
@@ -259,12 +284,17 @@ fn write_identities(outcome: &RunOutcome, path: &Path) -> anyhow::Result<()> {
         text.push_str(&serde_json::to_string(observation).context("encoding an identity")?);
         text.push('\n');
     }
-    std::fs::write(path, text).with_context(|| format!("cannot write identities to {}", path.display()))
+    std::fs::write(path, text)
+        .with_context(|| format!("cannot write identities to {}", path.display()))
 }
 
 fn report(outcome: &RunOutcome, is_sync: bool, done: &str) {
     let stats = &outcome.stats;
-    let streams: Vec<String> = stats.records_by_stream.iter().map(|(s, n)| format!("{s} {n}")).collect();
+    let streams: Vec<String> = stats
+        .records_by_stream
+        .iter()
+        .map(|(s, n)| format!("{s} {n}"))
+        .collect();
     let total: u64 = stats.records_by_stream.values().sum();
     let status = match outcome.status {
         RunStatus::Succeeded => done,
@@ -281,7 +311,11 @@ fn report(outcome: &RunOutcome, is_sync: bool, done: &str) {
     if is_sync {
         eprintln!(
             "   records:     {total}{}",
-            if streams.is_empty() { String::new() } else { format!(" ({})", streams.join(", ")) }
+            if streams.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", streams.join(", "))
+            }
         );
     }
     if !outcome.identities.is_empty() {
@@ -289,8 +323,14 @@ fn report(outcome: &RunOutcome, is_sync: bool, done: &str) {
     }
     eprintln!("   http:        {} requests", stats.http_requests);
     eprintln!("   wall time:   {:.3} s", stats.wall_time.as_secs_f64());
-    eprintln!("   peak memory: {:.1} MiB", stats.peak_memory_bytes as f64 / (1 << 20) as f64);
+    eprintln!(
+        "   peak memory: {:.1} MiB",
+        stats.peak_memory_bytes as f64 / (1 << 20) as f64
+    );
     if stats.dropped_log_lines > 0 {
-        eprintln!("   log lines:   {} kept, {} dropped", stats.log_lines, stats.dropped_log_lines);
+        eprintln!(
+            "   log lines:   {} kept, {} dropped",
+            stats.log_lines, stats.dropped_log_lines
+        );
     }
 }

@@ -16,7 +16,10 @@ pub struct ServeArgs {
 
 /// The server's routes.
 pub fn app() -> Router {
-    Router::new().route("/healthz", get(|| async { Json(serde_json::json!({ "status": "ok" })) }))
+    Router::new().route(
+        "/healthz",
+        get(|| async { Json(serde_json::json!({ "status": "ok" })) }),
+    )
 }
 
 /// Serves until interrupted.

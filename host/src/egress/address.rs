@@ -69,12 +69,18 @@ mod tests {
             ("10.1.2.3", "private network"),
             ("172.16.0.1", "private network"),
             ("192.168.1.1", "private network"),
-            ("169.254.169.254", "link-local (includes the cloud metadata service 169.254.169.254)"),
+            (
+                "169.254.169.254",
+                "link-local (includes the cloud metadata service 169.254.169.254)",
+            ),
             ("100.64.0.1", "carrier-grade NAT"),
             ("0.0.0.0", "unspecified (\"this network\")"),
             ("255.255.255.255", "reserved or broadcast"),
             ("::1", "loopback"),
-            ("::ffff:127.0.0.1", "IPv4-mapped form of a non-public IPv4 address"),
+            (
+                "::ffff:127.0.0.1",
+                "IPv4-mapped form of a non-public IPv4 address",
+            ),
             ("fd00::1", "unique local (private network)"),
             ("fe80::1", "link-local"),
             ("64:ff9b::7f00:1", "NAT64 (embeds an IPv4 address)"),
@@ -85,7 +91,12 @@ mod tests {
 
     #[test]
     fn public_addresses_pass() {
-        for ip in ["140.82.112.6", "1.1.1.1", "2606:4700::1111", "::ffff:140.82.112.6"] {
+        for ip in [
+            "140.82.112.6",
+            "1.1.1.1",
+            "2606:4700::1111",
+            "::ffff:140.82.112.6",
+        ] {
             assert_eq!(reason(ip), None, "{ip}");
         }
     }

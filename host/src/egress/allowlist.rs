@@ -35,8 +35,12 @@ impl HostPattern {
         // The port is split off by hand: the URL parser would drop one that equals the
         // scheme's default, and `host:80` must not also match `https://host`.
         let (host_part, port) = match rest.rsplit_once(':') {
-            Some((host, port)) if !host.is_empty() && (!host.contains(':') || host.ends_with(']')) => {
-                let port = port.parse::<u16>().map_err(|_| error("the port must be a number from 0 to 65535"))?;
+            Some((host, port))
+                if !host.is_empty() && (!host.contains(':') || host.ends_with(']')) =>
+            {
+                let port = port
+                    .parse::<u16>()
+                    .map_err(|_| error("the port must be a number from 0 to 65535"))?;
                 (host, Some(port))
             }
             _ => (rest, None),
@@ -134,11 +138,19 @@ impl Allowlist {
         } else {
             format!("{host}:{port}")
         };
-        if !self.requested.iter().any(|p| p.matches(host, port, default_port)) {
+        if !self
+            .requested
+            .iter()
+            .any(|p| p.matches(host, port, default_port))
+        {
             let requested: Vec<String> = self.requested.iter().map(ToString::to_string).collect();
             return Err(format!(
                 "`{shown}` is not among the hosts this connector's manifest requests ({})",
-                if requested.is_empty() { "none".to_owned() } else { requested.join(", ") }
+                if requested.is_empty() {
+                    "none".to_owned()
+                } else {
+                    requested.join(", ")
+                }
             ));
         }
         let exact_private = self
@@ -149,7 +161,12 @@ impl Allowlist {
         if exact_private {
             return Ok(Reach::AnyAddress);
         }
-        if self.grants.hosts.iter().any(|p| p.matches(host, port, default_port)) {
+        if self
+            .grants
+            .hosts
+            .iter()
+            .any(|p| p.matches(host, port, default_port))
+        {
             return Ok(Reach::PublicOnly);
         }
         Err(format!(
@@ -197,12 +214,28 @@ mod tests {
                 private_hosts: vec![pattern("127.0.0.1:9000")],
             },
         );
-        assert_eq!(allowlist.check("api.github.com", 443, 443), Ok(Reach::PublicOnly));
-        assert_eq!(allowlist.check("127.0.0.1", 9000, 80), Ok(Reach::AnyAddress));
-        let refused = allowlist.check("example.com", 443, 443).expect_err("not requested");
-        assert!(refused.contains("not among the hosts this connector's manifest requests"), "{refused}");
+        assert_eq!(
+            allowlist.check("api.github.com", 443, 443),
+            Ok(Reach::PublicOnly)
+        );
+        assert_eq!(
+            allowlist.check("127.0.0.1", 9000, 80),
+            Ok(Reach::AnyAddress)
+        );
+        let refused = allowlist
+            .check("example.com", 443, 443)
+            .expect_err("not requested");
+        assert!(
+            refused.contains("not among the hosts this connector's manifest requests"),
+            "{refused}"
+        );
         let empty = Allowlist::new(vec![pattern("api.github.com")], Grants::default());
-        let refused = empty.check("api.github.com", 443, 443).expect_err("not granted");
-        assert!(refused.contains("was not granted to this install"), "{refused}");
+        let refused = empty
+            .check("api.github.com", 443, 443)
+            .expect_err("not granted");
+        assert!(
+            refused.contains("was not granted to this install"),
+            "{refused}"
+        );
     }
 }

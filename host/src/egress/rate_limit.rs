@@ -15,7 +15,12 @@ pub fn wait(status: u16, headers: &HeaderMap, now: SystemTime) -> Option<Duratio
     if status != 429 && status != 403 {
         return None;
     }
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
     if let Some(value) = header("retry-after") {
         if let Ok(seconds) = value.parse::<u64>() {
             return Some(Duration::from_secs(seconds));
@@ -52,22 +57,34 @@ mod tests {
     #[test]
     fn retry_after_seconds_and_dates() {
         let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-        assert_eq!(wait(403, &headers(&[("retry-after", "7")]), now), Some(Duration::from_secs(7)));
+        assert_eq!(
+            wait(403, &headers(&[("retry-after", "7")]), now),
+            Some(Duration::from_secs(7))
+        );
         let date = httpdate::fmt_http_date(now + Duration::from_secs(30));
-        assert_eq!(wait(429, &headers(&[("retry-after", &date)]), now), Some(Duration::from_secs(30)));
+        assert_eq!(
+            wait(429, &headers(&[("retry-after", &date)]), now),
+            Some(Duration::from_secs(30))
+        );
     }
 
     #[test]
     fn primary_limit_waits_until_the_reset() {
         let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-        let h = headers(&[("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", "1700000010")]);
+        let h = headers(&[
+            ("x-ratelimit-remaining", "0"),
+            ("x-ratelimit-reset", "1700000010"),
+        ]);
         assert_eq!(wait(403, &h, now), Some(Duration::from_secs(11)));
     }
 
     #[test]
     fn a_plain_403_is_not_a_rate_limit() {
         let now = SystemTime::now();
-        assert_eq!(wait(403, &headers(&[("x-ratelimit-remaining", "4999")]), now), None);
+        assert_eq!(
+            wait(403, &headers(&[("x-ratelimit-remaining", "4999")]), now),
+            None
+        );
         assert_eq!(wait(200, &headers(&[("retry-after", "5")]), now), None);
     }
 }

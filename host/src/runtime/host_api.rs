@@ -15,7 +15,12 @@ use crate::people::{Identity, Observation};
 impl types::Host for RunState {}
 
 impl log::Host for RunState {
-    async fn write(&mut self, level: types::Level, message: String, fields: Vec<types::Header>) -> wasmtime::Result<()> {
+    async fn write(
+        &mut self,
+        level: types::Level,
+        message: String,
+        fields: Vec<types::Header>,
+    ) -> wasmtime::Result<()> {
         let level = match level {
             types::Level::Trace => Level::Trace,
             types::Level::Debug => Level::Debug,
@@ -34,11 +39,18 @@ impl log::Host for RunState {
 }
 
 impl http::Host for RunState {
-    async fn send(&mut self, request: HttpRequest) -> wasmtime::Result<Result<HttpResponse, HttpError>> {
+    async fn send(
+        &mut self,
+        request: HttpRequest,
+    ) -> wasmtime::Result<Result<HttpResponse, HttpError>> {
         let outbound = OutboundRequest {
             method: request.method.to_ascii_uppercase(),
             url: request.url,
-            headers: request.headers.into_iter().map(|h| (h.name, h.value)).collect(),
+            headers: request
+                .headers
+                .into_iter()
+                .map(|h| (h.name, h.value))
+                .collect(),
             body: request.body,
             credentials: request.auth.map(|auth| match auth {
                 Auth::Bearer(secret) => Credentials::Bearer { secret },
@@ -66,7 +78,8 @@ impl http::Host for RunState {
             })),
             Err(error) => {
                 // The connector gets a short variant; the admin reads the whole reason.
-                self.log.host(Level::Warn, &format!("{method} {url}: {error}"));
+                self.log
+                    .host(Level::Warn, &format!("{method} {url}: {error}"));
                 Ok(Err(match error {
                     EgressError::Denied(message) => HttpError::Denied(message),
                     EgressError::Timeout => HttpError::Timeout,
@@ -80,7 +93,11 @@ impl http::Host for RunState {
 }
 
 impl records::Host for RunState {
-    async fn emit(&mut self, stream: String, items: Vec<Item>) -> wasmtime::Result<Result<(), String>> {
+    async fn emit(
+        &mut self,
+        stream: String,
+        items: Vec<Item>,
+    ) -> wasmtime::Result<Result<(), String>> {
         if !self.streams.contains(&stream) {
             let declared: Vec<&str> = self.streams.iter().map(String::as_str).collect();
             return Ok(Err(format!(
@@ -98,7 +115,10 @@ impl records::Host for RunState {
         }
         for item in &items {
             if let Err(problem) = self.check_item(item) {
-                return Ok(Err(format!("record `{}` of `{stream}`: {problem}", cut_name(&item.key))));
+                return Ok(Err(format!(
+                    "record `{}` of `{stream}`: {problem}",
+                    cut_name(&item.key)
+                )));
             }
         }
         let batch_bytes: usize = items.iter().map(|i| i.key.len() + i.json.len()).sum();
@@ -110,11 +130,12 @@ impl records::Host for RunState {
         }
         self.record_bytes += batch_bytes;
         *self.records_by_stream.entry(stream.clone()).or_default() += items.len() as u64;
-        self.records.extend(items.into_iter().map(|item| EmittedRecord {
-            stream: stream.clone(),
-            key: item.key,
-            json: item.json,
-        }));
+        self.records
+            .extend(items.into_iter().map(|item| EmittedRecord {
+                stream: stream.clone(),
+                key: item.key,
+                json: item.json,
+            }));
         Ok(Ok(()))
     }
 }
@@ -130,7 +151,10 @@ impl RunState {
         }
         let size = item.key.len() + item.json.len();
         if size > self.limits.record_bytes {
-            return Err(format!("{size} bytes, over the cap of {} bytes", self.limits.record_bytes));
+            return Err(format!(
+                "{size} bytes, over the cap of {} bytes",
+                self.limits.record_bytes
+            ));
         }
         if !item.json.trim_start().starts_with('{') {
             return Err("the record must be a JSON object".into());
@@ -184,10 +208,15 @@ impl people::Host for RunState {
         name: Option<String>,
     ) -> wasmtime::Result<()> {
         let cap = self.limits.name_bytes;
-        let too_long = [Some(&identity.system), Some(&identity.id), verified_email.as_ref(), name.as_ref()]
-            .into_iter()
-            .flatten()
-            .any(|text| text.len() > cap);
+        let too_long = [
+            Some(&identity.system),
+            Some(&identity.id),
+            verified_email.as_ref(),
+            name.as_ref(),
+        ]
+        .into_iter()
+        .flatten()
+        .any(|text| text.len() > cap);
         if too_long || identity.system.is_empty() || identity.id.is_empty() {
             return Err(self.stop(RunError::Cap(format!(
                 "an identity's system, id, email and name must be 1 to {cap} bytes"
@@ -195,7 +224,9 @@ impl people::Host for RunState {
         }
         if self.observations.len() >= self.limits.identities {
             let cap = self.limits.identities;
-            return Err(self.stop(RunError::Cap(format!("more than {cap} identities reported in one run"))));
+            return Err(self.stop(RunError::Cap(format!(
+                "more than {cap} identities reported in one run"
+            ))));
         }
         self.observations.push(Observation {
             identity: Identity {
@@ -208,7 +239,10 @@ impl people::Host for RunState {
         Ok(())
     }
 
-    async fn find(&mut self, identity: people::Identity) -> wasmtime::Result<Option<people::Person>> {
+    async fn find(
+        &mut self,
+        identity: people::Identity,
+    ) -> wasmtime::Result<Option<people::Person>> {
         let wanted = Identity {
             system: identity.system,
             id: identity.id,
@@ -219,7 +253,10 @@ impl people::Host for RunState {
             identities: person
                 .identities
                 .into_iter()
-                .map(|i| people::Identity { system: i.system, id: i.id })
+                .map(|i| people::Identity {
+                    system: i.system,
+                    id: i.id,
+                })
                 .collect(),
         }))
     }
@@ -227,6 +264,9 @@ impl people::Host for RunState {
 
 /// A guest-chosen name shortened for an error message.
 fn cut_name(name: &str) -> &str {
-    let end = (0..=name.len().min(80)).rev().find(|i| name.is_char_boundary(*i)).unwrap_or(0);
+    let end = (0..=name.len().min(80))
+        .rev()
+        .find(|i| name.is_char_boundary(*i))
+        .unwrap_or(0);
     &name[..end]
 }

@@ -1,13 +1,15 @@
 //! Where a run's log lines go, and the writer that caps and redacts them on the way.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 
 use crate::secrets::Redactor;
 
 /// How serious a log line is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Level {
     /// Fine-grained detail.
@@ -91,7 +93,12 @@ pub struct LogWriter {
 
 impl LogWriter {
     /// A writer into `sink` that keeps at most `max_lines` lines of `line_bytes` each.
-    pub fn new(sink: Arc<dyn LogSink>, redactor: Redactor, line_bytes: usize, max_lines: u64) -> Self {
+    pub fn new(
+        sink: Arc<dyn LogSink>,
+        redactor: Redactor,
+        line_bytes: usize,
+        max_lines: u64,
+    ) -> Self {
         Self {
             sink,
             redactor,
@@ -103,7 +110,13 @@ impl LogWriter {
     }
 
     /// Writes a line from the connector or its output, if the run's budget allows.
-    pub fn write(&self, level: Level, source: Source, message: &str, fields: Vec<(String, String)>) {
+    pub fn write(
+        &self,
+        level: Level,
+        source: Source,
+        message: &str,
+        fields: Vec<(String, String)>,
+    ) {
         if self.written.fetch_add(1, Ordering::Relaxed) >= self.max_lines {
             self.dropped.fetch_add(1, Ordering::Relaxed);
             return;
@@ -126,7 +139,12 @@ impl LogWriter {
         let message = self.redactor.redact(&cut(message, self.line_bytes));
         let fields = fields
             .into_iter()
-            .map(|(name, value)| (cut(&name, 128), self.redactor.redact(&cut(&value, self.line_bytes))))
+            .map(|(name, value)| {
+                (
+                    cut(&name, 128),
+                    self.redactor.redact(&cut(&value, self.line_bytes)),
+                )
+            })
             .collect();
         self.sink.write(LogLine {
             time: SystemTime::now(),
@@ -143,7 +161,10 @@ fn cut(text: &str, max: usize) -> String {
     if text.len() <= max {
         return text.to_owned();
     }
-    let end = (0..=max).rev().find(|i| text.is_char_boundary(*i)).unwrap_or(0);
+    let end = (0..=max)
+        .rev()
+        .find(|i| text.is_char_boundary(*i))
+        .unwrap_or(0);
     format!("{}… [{} more bytes cut]", &text[..end], text.len() - end)
 }
 
@@ -166,14 +187,25 @@ mod tests {
     fn lines_are_cut_redacted_and_budgeted() {
         let sink = Arc::new(Collect::default());
         let writer = LogWriter::new(sink.clone(), Redactor::new(["hunter22"]), 16, 2);
-        writer.write(Level::Info, Source::Plugin, "token hunter22", vec![("t".into(), "hunter22".into())]);
+        writer.write(
+            Level::Info,
+            Source::Plugin,
+            "token hunter22",
+            vec![("t".into(), "hunter22".into())],
+        );
         writer.write(Level::Info, Source::Plugin, &"x".repeat(40), Vec::new());
         writer.write(Level::Info, Source::Plugin, "over budget", Vec::new());
         writer.host(Level::Warn, "host lines are never dropped");
         let lines = sink.0.lock().expect("lock");
         assert_eq!(lines[0].message, "token [redacted]");
-        assert_eq!(lines[0].fields, vec![("t".to_owned(), "[redacted]".to_owned())]);
-        assert_eq!(lines[1].message, format!("{}… [24 more bytes cut]", "x".repeat(16)));
+        assert_eq!(
+            lines[0].fields,
+            vec![("t".to_owned(), "[redacted]".to_owned())]
+        );
+        assert_eq!(
+            lines[1].message,
+            format!("{}… [24 more bytes cut]", "x".repeat(16))
+        );
         assert_eq!(lines.len(), 3);
         assert_eq!(lines[2].source, Source::Host);
         assert_eq!(writer.counts(), (2, 1));

@@ -71,7 +71,9 @@ pub enum RunError {
     #[error("stopped: the run passed its {} deadline", humantime::format_duration(*.0))]
     WallDeadline(Duration),
     /// The connector tried to grow its memory past the cap.
-    #[error("stopped: the connector tried to grow its memory to {desired} bytes, over the cap of {cap} bytes")]
+    #[error(
+        "stopped: the connector tried to grow its memory to {desired} bytes, over the cap of {cap} bytes"
+    )]
     MemoryCap {
         /// The size asked for.
         desired: usize,

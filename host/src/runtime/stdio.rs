@@ -33,7 +33,8 @@ impl StdioCapture {
 
     /// Logs what is left of an unfinished last line.
     pub fn finish(&self) {
-        let rest = std::mem::take(&mut *self.pending.lock().unwrap_or_else(PoisonError::into_inner));
+        let rest =
+            std::mem::take(&mut *self.pending.lock().unwrap_or_else(PoisonError::into_inner));
         if !rest.is_empty() {
             self.log(&rest);
         }
@@ -58,8 +59,12 @@ impl StdioCapture {
 
     fn log(&self, line: &[u8]) {
         let text = String::from_utf8_lossy(line);
-        self.writer
-            .write(self.level, Source::Stdio, text.trim_end_matches(['\n', '\r']), Vec::new());
+        self.writer.write(
+            self.level,
+            Source::Stdio,
+            text.trim_end_matches(['\n', '\r']),
+            Vec::new(),
+        );
     }
 }
 
@@ -76,7 +81,11 @@ impl StdoutStream for StdioCapture {
 }
 
 impl AsyncWrite for StdioCapture {
-    fn poll_write(self: Pin<&mut Self>, _: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         self.take(buf);
         Poll::Ready(Ok(buf.len()))
     }

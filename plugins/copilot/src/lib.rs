@@ -60,10 +60,22 @@ struct Copilot;
 /// Emits every seat, paging by `link`.
 fn seats(config: &Config) -> Result<usize> {
     let mut count = 0;
-    for page in http::pages(config.get(&format!("/orgs/{}/copilot/billing/seats", config.org)).query("per_page", 100)) {
+    for page in http::pages(
+        config
+            .get(&format!("/orgs/{}/copilot/billing/seats", config.org))
+            .query("per_page", 100),
+    ) {
         let page: Value = page.map_err(|e| config.explain(e))?.json()?;
-        for seat in page.get("seats").and_then(Value::as_array).into_iter().flatten() {
-            let login = seat.pointer("/assignee/login").and_then(Value::as_str).unwrap_or_default();
+        for seat in page
+            .get("seats")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let login = seat
+                .pointer("/assignee/login")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
             records::emit_one("copilot_seats", login, seat)?;
             count += 1;
         }

@@ -17,11 +17,16 @@ pub fn sync(config: &Config) -> Result<Option<String>> {
     let yesterday = days::today() - 1;
     let first = state::get(CURSOR)
         .and_then(|day| days::parse(&day))
-        .map_or(yesterday - i64::from(config.backfill_days) + 1, |last| last + 1);
+        .map_or(yesterday - i64::from(config.backfill_days) + 1, |last| {
+            last + 1
+        });
     let mut with_data = 0usize;
     for day in first..=yesterday {
         let name = days::format(day);
-        let path = format!("/orgs/{}/copilot/metrics/reports/organization-1-day", config.org);
+        let path = format!(
+            "/orgs/{}/copilot/metrics/reports/organization-1-day",
+            config.org
+        );
         let response = config.get(&path).query("day", &name).send()?;
         match response.status {
             204 => {}
@@ -31,9 +36,19 @@ pub fn sync(config: &Config) -> Result<Option<String>> {
                 return Ok(Some(format!("Copilot usage reports skipped: {reason}")));
             }
             _ => {
-                let links: Value = response.error_for_status().map_err(|e| config.explain(e))?.json()?;
-                for link in links.get("download_links").and_then(Value::as_array).into_iter().flatten() {
-                    let url = link.as_str().ok_or_else(|| Error::Upstream("a download link is not a string".into()))?;
+                let links: Value = response
+                    .error_for_status()
+                    .map_err(|e| config.explain(e))?
+                    .json()?;
+                for link in links
+                    .get("download_links")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    let url = link
+                        .as_str()
+                        .ok_or_else(|| Error::Upstream("a download link is not a string".into()))?;
                     read_report(url)?;
                 }
                 with_data += 1;
@@ -85,7 +100,8 @@ fn emit_day(total: &Value) -> Result<()> {
     };
     records::emit_one("copilot_daily", day, total)?;
     for (breakdown, entries) in total.as_object().into_iter().flatten() {
-        let (true, Some(entries)) = (breakdown.starts_with("totals_by_"), entries.as_array()) else {
+        let (true, Some(entries)) = (breakdown.starts_with("totals_by_"), entries.as_array())
+        else {
             continue;
         };
         for entry in entries {
@@ -98,7 +114,11 @@ fn emit_day(total: &Value) -> Result<()> {
             let mut record = entry.clone();
             record["day"] = Value::from(day);
             record["breakdown"] = Value::from(breakdown.as_str());
-            records::emit_one("copilot_daily", format!("{day}|{breakdown}|{}", dimensions.join("|")), &record)?;
+            records::emit_one(
+                "copilot_daily",
+                format!("{day}|{breakdown}|{}", dimensions.join("|")),
+                &record,
+            )?;
         }
     }
     Ok(())

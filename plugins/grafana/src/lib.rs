@@ -51,8 +51,16 @@ impl Connector for GrafanaConnector {
         let config: Config = config::get()?;
         let grafana = Grafana::new(&config.base_url);
         emit_all("dashboards", &grafana.dashboards()?, "uid")?;
-        emit_all("datasources", &grafana.get_json::<Vec<Value>>("/api/datasources")?, "uid")?;
-        emit_all("alert_rules", &grafana.get_json::<Vec<Value>>("/api/v1/provisioning/alert-rules")?, "uid")?;
+        emit_all(
+            "datasources",
+            &grafana.get_json::<Vec<Value>>("/api/datasources")?,
+            "uid",
+        )?;
+        emit_all(
+            "alert_rules",
+            &grafana.get_json::<Vec<Value>>("/api/v1/provisioning/alert-rules")?,
+            "uid",
+        )?;
         for query in &config.queries {
             queries::sync(&grafana, query)?;
         }

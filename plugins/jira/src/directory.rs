@@ -17,7 +17,10 @@ pub fn users(jira: &Jira) -> Result<()> {
     let mut start = 0usize;
     let mut emitted = 0usize;
     loop {
-        let request = jira.get("/rest/api/3/users/search").query("startAt", start).query("maxResults", PAGE);
+        let request = jira
+            .get("/rest/api/3/users/search")
+            .query("startAt", start)
+            .query("maxResults", PAGE);
         let page: Vec<Value> = jira.send(request)?.json()?;
         if page.is_empty() {
             break;
@@ -54,7 +57,10 @@ struct Paged {
 fn agile(jira: &Jira, path: &str) -> Result<Vec<Value>> {
     let mut values = Vec::new();
     loop {
-        let request = jira.get(path).query("startAt", values.len()).query("maxResults", 50);
+        let request = jira
+            .get(path)
+            .query("startAt", values.len())
+            .query("maxResults", 50);
         let page: Paged = jira.send(request)?.json()?;
         let got = page.values.len();
         values.extend(page.values);

@@ -24,14 +24,22 @@ struct Page {
 /// The JQL for the projects, the extra JQL and the cursor. JQL compares dates to the
 /// minute, so issues of the cursor's minute come back and are skipped by full timestamp.
 pub fn jql(config: &Config, cursor: Option<&str>) -> String {
-    let projects: Vec<String> = config.projects.iter().map(|p| format!("\"{}\"", p.replace('"', ""))).collect();
+    let projects: Vec<String> = config
+        .projects
+        .iter()
+        .map(|p| format!("\"{}\"", p.replace('"', "")))
+        .collect();
     let mut jql = format!("project in ({})", projects.join(", "));
     if let Some(extra) = config.jql.as_deref().filter(|j| !j.trim().is_empty()) {
         jql.push_str(&format!(" AND ({extra})"));
     }
     if let Some(cursor) = cursor {
         // `2026-01-01T10:30:00.000+0000` → `2026-01-01 10:30`.
-        let minute: String = cursor.chars().take(16).collect::<String>().replace('T', " ");
+        let minute: String = cursor
+            .chars()
+            .take(16)
+            .collect::<String>()
+            .replace('T', " ");
         jql.push_str(&format!(" AND updated >= \"{minute}\""));
     }
     jql.push_str(" ORDER BY updated ASC");
@@ -56,11 +64,19 @@ pub fn sync(jira: &Jira, config: &Config) -> Result<()> {
         }
         let page: Page = jira.send(request)?.json()?;
         for issue in page.issues {
-            let updated = issue.pointer("/fields/updated").and_then(Value::as_str).unwrap_or_default().to_owned();
+            let updated = issue
+                .pointer("/fields/updated")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
             if cursor.as_deref().is_some_and(|c| updated.as_str() <= c) {
                 continue;
             }
-            let key = issue.get("key").and_then(Value::as_str).unwrap_or_default().to_owned();
+            let key = issue
+                .get("key")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
             records::emit_one("issues", key, &issue)?;
             emitted += 1;
             if newest.as_deref().is_none_or(|n| updated.as_str() > n) {

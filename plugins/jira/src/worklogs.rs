@@ -31,10 +31,17 @@ pub fn sync(jira: &Jira) -> Result<()> {
     let mut since: u64 = state::get(CURSOR).and_then(|s| s.parse().ok()).unwrap_or(0);
     let mut emitted = 0usize;
     loop {
-        let page: Updated = jira.send(jira.get("/rest/api/3/worklog/updated").query("since", since))?.json()?;
+        let page: Updated = jira
+            .send(
+                jira.get("/rest/api/3/worklog/updated")
+                    .query("since", since),
+            )?
+            .json()?;
         let ids: Vec<u64> = page.values.iter().map(|c| c.worklog_id).collect();
         for chunk in ids.chunks(LIST_MAX) {
-            let worklogs: Vec<Value> = jira.send(jira.post("/rest/api/3/worklog/list", &json!({ "ids": chunk }))?)?.json()?;
+            let worklogs: Vec<Value> = jira
+                .send(jira.post("/rest/api/3/worklog/list", &json!({ "ids": chunk }))?)?
+                .json()?;
             for worklog in worklogs {
                 let id = match worklog.get("id") {
                     Some(Value::String(id)) => id.clone(),

@@ -39,18 +39,22 @@ impl Slack {
         if answer.get("ok").and_then(Value::as_bool) == Some(true) {
             return Ok(answer);
         }
-        let reason = answer.get("error").and_then(Value::as_str).unwrap_or("unknown_error");
+        let reason = answer
+            .get("error")
+            .and_then(Value::as_str)
+            .unwrap_or("unknown_error");
         Err(match reason {
-            "invalid_auth" | "not_authed" | "account_inactive" | "token_revoked" | "token_expired" => Error::Auth(format!(
+            "invalid_auth" | "not_authed" | "account_inactive" | "token_revoked"
+            | "token_expired" => Error::Auth(format!(
                 "Slack rejected the bot token `{TOKEN}` ({reason}): reinstall the app or paste a current xoxb- token"
             )),
             "missing_scope" => Error::Permission(format!(
                 "Slack's {method} needs the scope `{}` that the bot token lacks: add it to the app and reinstall",
                 answer.get("needed").and_then(Value::as_str).unwrap_or("?")
             )),
-            "channel_not_found" | "not_in_channel" | "is_archived" => {
-                Error::Config(format!("Slack's {method} cannot post there ({reason}): invite the bot to the channel"))
-            }
+            "channel_not_found" | "not_in_channel" | "is_archived" => Error::Config(format!(
+                "Slack's {method} cannot post there ({reason}): invite the bot to the channel"
+            )),
             other => Error::Upstream(format!("Slack's {method} failed: {other}")),
         })
     }

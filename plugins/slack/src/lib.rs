@@ -56,7 +56,10 @@ impl Connector for SlackConnector {
         for user in &users {
             let id = user.get("id").and_then(Value::as_str).unwrap_or_default();
             let is_person = !user.get("is_bot").and_then(Value::as_bool).unwrap_or(false)
-                && !user.get("deleted").and_then(Value::as_bool).unwrap_or(false)
+                && !user
+                    .get("deleted")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false)
                 && id != "USLACKBOT";
             if is_person {
                 // Slack shows only confirmed addresses in profile.email.
@@ -70,11 +73,17 @@ impl Connector for SlackConnector {
         }
         let channels = slack.list(
             "conversations.list",
-            &[("types", "public_channel,private_channel"), ("exclude_archived", "false")],
+            &[
+                ("types", "public_channel,private_channel"),
+                ("exclude_archived", "false"),
+            ],
             "channels",
         )?;
         for channel in &channels {
-            let id = channel.get("id").and_then(Value::as_str).unwrap_or_default();
+            let id = channel
+                .get("id")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
             records::emit_one("channels", id, channel)?;
         }
         log::info!("{} users and {} channels", users.len(), channels.len(); users = users.len(), channels = channels.len());
@@ -83,7 +92,10 @@ impl Connector for SlackConnector {
 
     fn handle_event(&mut self, event: Event) -> Result<()> {
         if event.kind != "slack.post_message" {
-            return Err(Error::Config(format!("the Slack connector does not handle `{}` events", event.kind)));
+            return Err(Error::Config(format!(
+                "the Slack connector does not handle `{}` events",
+                event.kind
+            )));
         }
         let message: PostMessage = event.payload()?;
         let slack = slack()?;

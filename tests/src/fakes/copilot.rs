@@ -48,7 +48,10 @@ pub struct FakeCopilot {
 
 /// Today's day number in UTC.
 fn today() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| (d.as_secs() / 86_400) as i64).unwrap_or_default()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| (d.as_secs() / 86_400) as i64)
+        .unwrap_or_default()
 }
 
 /// `YYYY-MM-DD` of a day number.
@@ -65,10 +68,18 @@ pub fn report_days() -> Vec<String> {
 impl FakeCopilot {
     /// Starts the fake for organisation `acme`, accepting `token`.
     pub async fn start(token: &str, reports: Reports) -> anyhow::Result<FakeCopilot> {
-        let data = Arc::new(Mutex::new(Data { token: token.to_owned(), reports, downloads_with_token: 0, requests: Vec::new() }));
+        let data = Arc::new(Mutex::new(Data {
+            token: token.to_owned(),
+            reports,
+            downloads_with_token: 0,
+            requests: Vec::new(),
+        }));
         let app = Router::new()
             .route("/orgs/{org}/copilot/billing/seats", get(seats))
-            .route("/orgs/{org}/copilot/metrics/reports/organization-1-day", get(report_links))
+            .route(
+                "/orgs/{org}/copilot/metrics/reports/organization-1-day",
+                get(report_links),
+            )
             .route("/reports/{file}", get(report_file))
             .with_state(data.clone());
         let port = super::serve(app).await?;
@@ -96,26 +107,54 @@ impl FakeCopilot {
     }
 }
 
-fn log_and_authorise<'a>(data: &'a Shared, request_target: String, headers: &HeaderMap) -> Result<MutexGuard<'a, Data>, Box<Response>> {
+fn log_and_authorise<'a>(
+    data: &'a Shared,
+    request_target: String,
+    headers: &HeaderMap,
+) -> Result<MutexGuard<'a, Data>, Box<Response>> {
     let mut data = lock(data);
     data.requests.push(request_target);
-    let presented = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
     if presented != Some(format!("Bearer {}", data.token).as_str()) {
         return Err(Box::new((StatusCode::UNAUTHORIZED, Json(json!({ "message": "Bad credentials", "documentation_url": "https://docs.github.com/rest", "status": "401" }))).into_response()));
     }
     Ok(data)
 }
 
-async fn seats(State(data): State<Shared>, Path(org): Path<String>, Query(q): Query<BTreeMap<String, String>>, headers: HeaderMap, request: Request) -> Response {
-    let target = request.uri().path_and_query().map(ToString::to_string).unwrap_or_default();
+async fn seats(
+    State(data): State<Shared>,
+    Path(org): Path<String>,
+    Query(q): Query<BTreeMap<String, String>>,
+    headers: HeaderMap,
+    request: Request,
+) -> Response {
+    let target = request
+        .uri()
+        .path_and_query()
+        .map(ToString::to_string)
+        .unwrap_or_default();
     if let Err(denied) = log_and_authorise(&data, target, &headers) {
         return *denied;
     }
     if org != "acme" {
-        return (StatusCode::NOT_FOUND, Json(json!({ "message": "Not Found", "status": "404" }))).into_response();
+        return (
+            StatusCode::NOT_FOUND,
+            Json(json!({ "message": "Not Found", "status": "404" })),
+        )
+            .into_response();
     }
-    let per_page = q.get("per_page").and_then(|v| v.parse::<usize>().ok()).unwrap_or(50).clamp(1, 100);
-    let page = q.get("page").and_then(|v| v.parse::<usize>().ok()).unwrap_or(1).max(1);
+    let per_page = q
+        .get("per_page")
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(50)
+        .clamp(1, 100);
+    let page = q
+        .get("page")
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(1)
+        .max(1);
     let seats: Vec<Value> = (0..SEATS)
         .skip((page - 1) * per_page)
         .take(per_page)
@@ -126,18 +165,33 @@ async fn seats(State(data): State<Shared>, Path(org): Path<String>, Query(q): Qu
             "assignee": { "login": format!("member-{i}"), "id": 1000 + i, "type": "User", "site_admin": false }
         }))
         .collect();
-    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("127.0.0.1");
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("127.0.0.1");
     let mut response = Json(json!({ "total_seats": SEATS, "seats": seats })).into_response();
     if page * per_page < SEATS
-        && let Ok(link) = HeaderValue::from_str(&format!("<http://{host}/orgs/{org}/copilot/billing/seats?per_page={per_page}&page={}>; rel=\"next\"", page + 1))
+        && let Ok(link) = HeaderValue::from_str(&format!(
+            "<http://{host}/orgs/{org}/copilot/billing/seats?per_page={per_page}&page={}>; rel=\"next\"",
+            page + 1
+        ))
     {
         response.headers_mut().insert(header::LINK, link);
     }
     response
 }
 
-async fn report_links(State(data): State<Shared>, Query(q): Query<BTreeMap<String, String>>, headers: HeaderMap, request: Request) -> Response {
-    let target = request.uri().path_and_query().map(ToString::to_string).unwrap_or_default();
+async fn report_links(
+    State(data): State<Shared>,
+    Query(q): Query<BTreeMap<String, String>>,
+    headers: HeaderMap,
+    request: Request,
+) -> Response {
+    let target = request
+        .uri()
+        .path_and_query()
+        .map(ToString::to_string)
+        .unwrap_or_default();
     let reports = match log_and_authorise(&data, target, &headers) {
         Ok(data) => data.reports,
         Err(denied) => return *denied,
@@ -154,7 +208,11 @@ async fn report_links(State(data): State<Shared>, Query(q): Query<BTreeMap<Strin
 }
 
 /// One line of NDJSON per file: the organisation's report object for that day.
-async fn report_file(State(data): State<Shared>, Path(file): Path<String>, headers: HeaderMap) -> Response {
+async fn report_file(
+    State(data): State<Shared>,
+    Path(file): Path<String>,
+    headers: HeaderMap,
+) -> Response {
     {
         let mut data = lock(&data);
         data.requests.push(format!("/reports/{file}"));
@@ -177,5 +235,9 @@ async fn report_file(State(data): State<Shared>, Path(file): Path<String>, heade
         "totals_by_language_feature": [{ "language": "rust", "feature": "code_completion", "code_generation_activity_count": 90, "code_acceptance_activity_count": 45 }],
         "totals_by_model_feature": [{ "model": "gpt-4.1", "feature": "chat_panel_ask_mode", "user_initiated_interaction_count": 40 }]
     }] });
-    ([(header::CONTENT_TYPE, "application/x-ndjson")], format!("{line}\n")).into_response()
+    (
+        [(header::CONTENT_TYPE, "application/x-ndjson")],
+        format!("{line}\n"),
+    )
+        .into_response()
 }

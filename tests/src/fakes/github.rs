@@ -89,7 +89,12 @@ fn timestamp(minute: u64) -> String {
     let days = secs / 86_400;
     let rest = secs % 86_400;
     let (year, month, day) = super::civil_date(days as i64);
-    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rest / 3600, rest % 3600 / 60, rest % 60)
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
 }
 
 /// A `simple-user`.
@@ -147,20 +152,45 @@ fn repository(id: u64, name: &str, now: &str) -> Value {
     });
     // The URL templates every repository object carries, as GitHub spells them.
     for (field, suffix) in [
-        ("archive_url", "/{archive_format}{/ref}"), ("assignees_url", "/assignees{/user}"),
-        ("blobs_url", "/git/blobs{/sha}"), ("branches_url", "/branches{/branch}"),
-        ("collaborators_url", "/collaborators{/collaborator}"), ("comments_url", "/comments{/number}"),
-        ("commits_url", "/commits{/sha}"), ("compare_url", "/compare/{base}...{head}"),
-        ("contents_url", "/contents/{+path}"), ("contributors_url", "/contributors"),
-        ("deployments_url", "/deployments"), ("downloads_url", "/downloads"), ("events_url", "/events"),
-        ("forks_url", "/forks"), ("git_commits_url", "/git/commits{/sha}"), ("git_refs_url", "/git/refs{/sha}"),
-        ("git_tags_url", "/git/tags{/sha}"), ("hooks_url", "/hooks"), ("issue_comment_url", "/issues/comments{/number}"),
-        ("issue_events_url", "/issues/events{/number}"), ("issues_url", "/issues{/number}"), ("keys_url", "/keys{/key_id}"),
-        ("labels_url", "/labels{/name}"), ("languages_url", "/languages"), ("merges_url", "/merges"),
-        ("milestones_url", "/milestones{/number}"), ("notifications_url", "/notifications{?since,all,participating}"),
-        ("pulls_url", "/pulls{/number}"), ("releases_url", "/releases{/id}"), ("stargazers_url", "/stargazers"),
-        ("statuses_url", "/statuses/{sha}"), ("subscribers_url", "/subscribers"), ("subscription_url", "/subscription"),
-        ("tags_url", "/tags"), ("teams_url", "/teams"), ("trees_url", "/git/trees{/sha}"),
+        ("archive_url", "/{archive_format}{/ref}"),
+        ("assignees_url", "/assignees{/user}"),
+        ("blobs_url", "/git/blobs{/sha}"),
+        ("branches_url", "/branches{/branch}"),
+        ("collaborators_url", "/collaborators{/collaborator}"),
+        ("comments_url", "/comments{/number}"),
+        ("commits_url", "/commits{/sha}"),
+        ("compare_url", "/compare/{base}...{head}"),
+        ("contents_url", "/contents/{+path}"),
+        ("contributors_url", "/contributors"),
+        ("deployments_url", "/deployments"),
+        ("downloads_url", "/downloads"),
+        ("events_url", "/events"),
+        ("forks_url", "/forks"),
+        ("git_commits_url", "/git/commits{/sha}"),
+        ("git_refs_url", "/git/refs{/sha}"),
+        ("git_tags_url", "/git/tags{/sha}"),
+        ("hooks_url", "/hooks"),
+        ("issue_comment_url", "/issues/comments{/number}"),
+        ("issue_events_url", "/issues/events{/number}"),
+        ("issues_url", "/issues{/number}"),
+        ("keys_url", "/keys{/key_id}"),
+        ("labels_url", "/labels{/name}"),
+        ("languages_url", "/languages"),
+        ("merges_url", "/merges"),
+        ("milestones_url", "/milestones{/number}"),
+        (
+            "notifications_url",
+            "/notifications{?since,all,participating}",
+        ),
+        ("pulls_url", "/pulls{/number}"),
+        ("releases_url", "/releases{/id}"),
+        ("stargazers_url", "/stargazers"),
+        ("statuses_url", "/statuses/{sha}"),
+        ("subscribers_url", "/subscribers"),
+        ("subscription_url", "/subscription"),
+        ("tags_url", "/tags"),
+        ("teams_url", "/teams"),
+        ("trees_url", "/git/trees{/sha}"),
     ] {
         repo[field] = Value::from(format!("{api}{suffix}"));
     }
@@ -186,7 +216,10 @@ impl Data {
     fn add_pull(&mut self, repo: usize, author: usize) -> u64 {
         let now = self.tick();
         let id = self.id();
-        let full_name = self.repos[repo].json["full_name"].as_str().unwrap_or_default().to_owned();
+        let full_name = self.repos[repo].json["full_name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
         let number = self.repos[repo].pulls.len() as u64 + 1;
         let merged = number.is_multiple_of(2);
         let login = format!("member-{author}");
@@ -195,9 +228,7 @@ impl Data {
         let html = format!("https://github.com/{full_name}/pull/{number}");
         let head_sha = format!("{:040x}", id + 1);
         let statuses = format!("{api}/statuses/{head_sha}");
-        let side = |label: String, name: String, sha: String| {
-            json!({ "label": label, "ref": name, "sha": sha, "user": org_owner(), "repo": self.repos[repo].json.clone() })
-        };
+        let side = |label: String, name: String, sha: String| json!({ "label": label, "ref": name, "sha": sha, "user": org_owner(), "repo": self.repos[repo].json.clone() });
         let pull = json!({
             "url": format!("{api}/pulls/{number}"), "id": id, "node_id": format!("PR_kwDO{id}"),
             "html_url": html, "diff_url": format!("{html}.diff"), "patch_url": format!("{html}.patch"),
@@ -232,7 +263,10 @@ impl Data {
     fn add_review(&mut self, repo: usize, number: u64, reviewer: usize) {
         let now = self.tick();
         let id = self.id();
-        let full_name = self.repos[repo].json["full_name"].as_str().unwrap_or_default().to_owned();
+        let full_name = self.repos[repo].json["full_name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
         let login = format!("member-{reviewer}");
         let html = format!("https://github.com/{full_name}/pull/{number}#pullrequestreview-{id}");
         let pull_url = format!("https://api.github.com/repos/{full_name}/pulls/{number}");
@@ -242,7 +276,11 @@ impl Data {
             "_links": { "html": href(&html), "pull_request": href(&pull_url) },
             "submitted_at": now, "commit_id": format!("{id:040x}"), "author_association": "MEMBER"
         });
-        self.repos[repo].reviews.entry(number).or_default().push(review);
+        self.repos[repo]
+            .reviews
+            .entry(number)
+            .or_default()
+            .push(review);
         if let Some(pull) = self.repos[repo].pulls.get_mut(number as usize - 1) {
             pull["updated_at"] = Value::from(now);
         }
@@ -251,10 +289,14 @@ impl Data {
     fn add_commit(&mut self, repo: usize, author: usize) {
         let now = self.tick();
         let id = self.id();
-        let full_name = self.repos[repo].json["full_name"].as_str().unwrap_or_default().to_owned();
+        let full_name = self.repos[repo].json["full_name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
         let sha = format!("{:040x}", id * 7919);
         let login = format!("member-{author}");
-        let signature = json!({ "name": login, "email": format!("{login}@acme.example"), "date": now });
+        let signature =
+            json!({ "name": login, "email": format!("{login}@acme.example"), "date": now });
         let api = format!("https://api.github.com/repos/{full_name}");
         let tree = format!("{:040x}", id * 31);
         // Each commit's parent is the one before it on the branch, as `git log` shows them.
@@ -287,7 +329,9 @@ impl FakeGitHub {
     pub async fn start(token: &str) -> anyhow::Result<FakeGitHub> {
         let mut data = Data {
             token: token.to_owned(),
-            members: (0..130).map(|i| user(&format!("member-{i}"), 1000 + i)).collect(),
+            members: (0..130)
+                .map(|i| user(&format!("member-{i}"), 1000 + i))
+                .collect(),
             teams: Vec::new(),
             repos: Vec::new(),
             clock: 0,
@@ -370,7 +414,11 @@ impl FakeGitHub {
 
     /// The logins of the members, in the order the fake lists them.
     pub fn member_logins(&self) -> Vec<String> {
-        self.data().members.iter().filter_map(|m| m["login"].as_str().map(str::to_owned)).collect()
+        self.data()
+            .members
+            .iter()
+            .filter_map(|m| m["login"].as_str().map(str::to_owned))
+            .collect()
     }
 
     /// The path and query of every request, in order.
@@ -391,7 +439,12 @@ impl FakeGitHub {
             teams: data.teams.len(),
             repositories: data.repos.len(),
             pull_requests: data.repos.iter().map(|r| r.pulls.len()).sum(),
-            reviews: data.repos.iter().flat_map(|r| r.reviews.values()).map(Vec::len).sum(),
+            reviews: data
+                .repos
+                .iter()
+                .flat_map(|r| r.reviews.values())
+                .map(Vec::len)
+                .sum(),
             commits: data.repos.iter().map(|r| r.commits.len()).sum(),
         }
     }
@@ -410,7 +463,11 @@ fn message(status: StatusCode, text: &str) -> Response {
 
 /// The epoch second `seconds` from now, as `x-ratelimit-reset` gives it.
 fn epoch_in(seconds: u64) -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default() + seconds
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default()
+        + seconds
 }
 
 /// Logs the request, checks the token, answers a pending rate limit, and adds GitHub's
@@ -418,22 +475,48 @@ fn epoch_in(seconds: u64) -> u64 {
 async fn gate(State(data): State<Shared>, request: Request, next: Next) -> Response {
     let (authorised, limit) = {
         let mut data = lock(&data);
-        let target = request.uri().path_and_query().map(ToString::to_string).unwrap_or_default();
+        let target = request
+            .uri()
+            .path_and_query()
+            .map(ToString::to_string)
+            .unwrap_or_default();
         data.requests.push(target);
-        let presented = request.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or_default();
-        let authorised = presented == format!("Bearer {}", data.token) || presented == format!("token {}", data.token);
-        (authorised, if authorised { data.rate_limit.take() } else { None })
+        let presented = request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        let authorised = presented == format!("Bearer {}", data.token)
+            || presented == format!("token {}", data.token);
+        (
+            authorised,
+            if authorised {
+                data.rate_limit.take()
+            } else {
+                None
+            },
+        )
     };
     let mut response = if !authorised {
         message(StatusCode::UNAUTHORIZED, "Bad credentials")
     } else if let Some(limit) = limit {
         let mut response = match limit {
-            RateLimit::SecondaryRetryAfter => message(StatusCode::FORBIDDEN, "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."),
-            RateLimit::TooManyRequests => message(StatusCode::TOO_MANY_REQUESTS, "Too many requests"),
-            RateLimit::PrimaryReset => message(StatusCode::FORBIDDEN, "API rate limit exceeded for user ID 1."),
+            RateLimit::SecondaryRetryAfter => message(
+                StatusCode::FORBIDDEN,
+                "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
+            ),
+            RateLimit::TooManyRequests => {
+                message(StatusCode::TOO_MANY_REQUESTS, "Too many requests")
+            }
+            RateLimit::PrimaryReset => message(
+                StatusCode::FORBIDDEN,
+                "API rate limit exceeded for user ID 1.",
+            ),
         };
         if limit != RateLimit::PrimaryReset {
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         response
     } else {
@@ -448,8 +531,16 @@ async fn gate(State(data): State<Shared>, request: Request, next: Next) -> Respo
         data.used
     };
     let exhausted = limit == Some(RateLimit::PrimaryReset);
-    let remaining = if exhausted { 0 } else { LIMIT.saturating_sub(used) };
-    let reset = if exhausted { epoch_in(1) } else { epoch_in(3600) };
+    let remaining = if exhausted {
+        0
+    } else {
+        LIMIT.saturating_sub(used)
+    };
+    let reset = if exhausted {
+        epoch_in(1)
+    } else {
+        epoch_in(3600)
+    };
     let headers = response.headers_mut();
     for (name, value) in [
         ("x-ratelimit-limit", LIMIT.to_string()),
@@ -459,7 +550,10 @@ async fn gate(State(data): State<Shared>, request: Request, next: Next) -> Respo
         ("x-ratelimit-resource", "core".to_owned()),
         ("x-github-api-version-selected", "2022-11-28".to_owned()),
         ("x-github-media-type", "github.v3; format=json".to_owned()),
-        ("x-github-request-id", "0000:00000:0000000:0000000:00000000".to_owned()),
+        (
+            "x-github-request-id",
+            "0000:00000:0000000:0000000:00000000".to_owned(),
+        ),
         ("x-accepted-oauth-scopes", "repo".to_owned()),
         ("x-oauth-scopes", "read:org, repo".to_owned()),
     ] {
@@ -472,25 +566,48 @@ async fn gate(State(data): State<Shared>, request: Request, next: Next) -> Respo
 
 /// One page of `items` as GitHub pages it: `per_page` (default 30, at most 100) and `page`,
 /// a `link` header, and on the first page an ETag honoured by `if-none-match`.
-fn page(items: &[Value], query: &BTreeMap<String, String>, headers: &HeaderMap, path: &str) -> Response {
-    let per_page = query.get("per_page").and_then(|v| v.parse::<usize>().ok()).unwrap_or(30).clamp(1, 100);
-    let page = query.get("page").and_then(|v| v.parse::<usize>().ok()).unwrap_or(1).max(1);
+fn page(
+    items: &[Value],
+    query: &BTreeMap<String, String>,
+    headers: &HeaderMap,
+    path: &str,
+) -> Response {
+    let per_page = query
+        .get("per_page")
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(30)
+        .clamp(1, 100);
+    let page = query
+        .get("page")
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(1)
+        .max(1);
     let last = items.len().div_ceil(per_page).max(1);
     let start = (page - 1) * per_page;
     let slice: Vec<&Value> = items.iter().skip(start).take(per_page).collect();
     let body = serde_json::to_string(&slice).unwrap_or_default();
     let etag = format!("W/\"{:016x}\"", fnv(body.as_bytes()));
-    if headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) == Some(etag.as_str()) {
+    if headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        == Some(etag.as_str())
+    {
         // Without `link`: GitHub has been seen to leave pagination headers off a 304 even when
         // a page was added after it, so a connector must not count on them here.
         return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response();
     }
-    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("127.0.0.1");
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("127.0.0.1");
     let link_to = |n: usize| {
         let mut params = query.clone();
         params.insert("page".into(), n.to_string());
         params.insert("per_page".into(), per_page.to_string());
-        let query: Vec<String> = params.iter().map(|(k, v)| format!("{k}={}", encode(v))).collect();
+        let query: Vec<String> = params
+            .iter()
+            .map(|(k, v)| format!("{k}={}", encode(v)))
+            .collect();
         format!("<http://{host}{path}?{}>", query.join("&"))
     };
     // In GitHub's order: prev, next, last, first.
@@ -505,7 +622,12 @@ fn page(items: &[Value], query: &BTreeMap<String, String>, headers: &HeaderMap, 
     if page > 1 {
         links.push(format!("{}; rel=\"first\"", link_to(1)));
     }
-    let mut response = (StatusCode::OK, [(header::CONTENT_TYPE, "application/json; charset=utf-8")], body).into_response();
+    let mut response = (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
+        body,
+    )
+        .into_response();
     if let Ok(value) = HeaderValue::from_str(&etag) {
         response.headers_mut().insert(header::ETAG, value);
     }
@@ -519,18 +641,27 @@ fn page(items: &[Value], query: &BTreeMap<String, String>, headers: &HeaderMap, 
 
 /// Percent-encodes a query value (the characters GitHub's own links encode).
 fn encode(value: &str) -> String {
-    value.bytes().map(|b| match b {
-        b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-        other => format!("%{other:02X}"),
-    }).collect()
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            other => format!("%{other:02X}"),
+        })
+        .collect()
 }
 
 fn fnv(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, b| (hash ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3))
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, b| {
+        (hash ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 fn find_repo<'a>(data: &'a Data, owner: &str, repo: &str) -> Option<&'a Repo> {
-    data.repos.iter().find(|r| r.json["full_name"] == format!("{owner}/{repo}"))
+    data.repos
+        .iter()
+        .find(|r| r.json["full_name"] == format!("{owner}/{repo}"))
 }
 
 type Q = Query<BTreeMap<String, String>>;
@@ -557,21 +688,46 @@ async fn org(State(data): State<Shared>, Path(org): Path<String>) -> Response {
     .into_response()
 }
 
-async fn members(State(data): State<Shared>, Path(org): Path<String>, Query(q): Q, headers: HeaderMap) -> Response {
+async fn members(
+    State(data): State<Shared>,
+    Path(org): Path<String>,
+    Query(q): Q,
+    headers: HeaderMap,
+) -> Response {
     if org != ORG {
         return message(StatusCode::NOT_FOUND, "Not Found");
     }
-    page(&lock(&data).members, &q, &headers, &format!("/orgs/{org}/members"))
+    page(
+        &lock(&data).members,
+        &q,
+        &headers,
+        &format!("/orgs/{org}/members"),
+    )
 }
 
-async fn teams(State(data): State<Shared>, Path(org): Path<String>, Query(q): Q, headers: HeaderMap) -> Response {
+async fn teams(
+    State(data): State<Shared>,
+    Path(org): Path<String>,
+    Query(q): Q,
+    headers: HeaderMap,
+) -> Response {
     if org != ORG {
         return message(StatusCode::NOT_FOUND, "Not Found");
     }
-    page(&lock(&data).teams, &q, &headers, &format!("/orgs/{org}/teams"))
+    page(
+        &lock(&data).teams,
+        &q,
+        &headers,
+        &format!("/orgs/{org}/teams"),
+    )
 }
 
-async fn repos(State(data): State<Shared>, Path(org): Path<String>, Query(q): Q, headers: HeaderMap) -> Response {
+async fn repos(
+    State(data): State<Shared>,
+    Path(org): Path<String>,
+    Query(q): Q,
+    headers: HeaderMap,
+) -> Response {
     if org != ORG {
         return message(StatusCode::NOT_FOUND, "Not Found");
     }
@@ -586,7 +742,12 @@ async fn repos(State(data): State<Shared>, Path(org): Path<String>, Query(q): Q,
     page(&repos, &q, &headers, &format!("/orgs/{org}/repos"))
 }
 
-async fn pulls(State(data): State<Shared>, Path((owner, repo)): Path<(String, String)>, Query(q): Q, headers: HeaderMap) -> Response {
+async fn pulls(
+    State(data): State<Shared>,
+    Path((owner, repo)): Path<(String, String)>,
+    Query(q): Q,
+    headers: HeaderMap,
+) -> Response {
     let data = lock(&data);
     let Some(found) = find_repo(&data, &owner, &repo) else {
         return message(StatusCode::NOT_FOUND, "Not Found");
@@ -598,12 +759,21 @@ async fn pulls(State(data): State<Shared>, Path((owner, repo)): Path<(String, St
         .filter(|p| state == "all" || p["state"] == state)
         .cloned()
         .collect();
-    let key = if q.get("sort").map(String::as_str) == Some("updated") { "updated_at" } else { "created_at" };
+    let key = if q.get("sort").map(String::as_str) == Some("updated") {
+        "updated_at"
+    } else {
+        "created_at"
+    };
     pulls.sort_by(|a, b| b[key].as_str().cmp(&a[key].as_str()));
     if q.get("direction").map(String::as_str) == Some("asc") {
         pulls.reverse();
     }
-    page(&pulls, &q, &headers, &format!("/repos/{owner}/{repo}/pulls"))
+    page(
+        &pulls,
+        &q,
+        &headers,
+        &format!("/repos/{owner}/{repo}/pulls"),
+    )
 }
 
 async fn reviews(
@@ -620,10 +790,20 @@ async fn reviews(
         return message(StatusCode::NOT_FOUND, "Not Found");
     }
     let reviews = found.reviews.get(&number).cloned().unwrap_or_default();
-    page(&reviews, &q, &headers, &format!("/repos/{owner}/{repo}/pulls/{number}/reviews"))
+    page(
+        &reviews,
+        &q,
+        &headers,
+        &format!("/repos/{owner}/{repo}/pulls/{number}/reviews"),
+    )
 }
 
-async fn commits(State(data): State<Shared>, Path((owner, repo)): Path<(String, String)>, Query(q): Q, headers: HeaderMap) -> Response {
+async fn commits(
+    State(data): State<Shared>,
+    Path((owner, repo)): Path<(String, String)>,
+    Query(q): Q,
+    headers: HeaderMap,
+) -> Response {
     let data = lock(&data);
     let Some(found) = find_repo(&data, &owner, &repo) else {
         return message(StatusCode::NOT_FOUND, "Not Found");
@@ -635,8 +815,19 @@ async fn commits(State(data): State<Shared>, Path((owner, repo)): Path<(String, 
     let commits: Vec<Value> = found
         .commits
         .iter()
-        .filter(|c| since.as_deref().is_none_or(|s| c["commit"]["committer"]["date"].as_str().is_some_and(|d| d >= s)))
+        .filter(|c| {
+            since.as_deref().is_none_or(|s| {
+                c["commit"]["committer"]["date"]
+                    .as_str()
+                    .is_some_and(|d| d >= s)
+            })
+        })
         .cloned()
         .collect();
-    page(&commits, &q, &headers, &format!("/repos/{owner}/{repo}/commits"))
+    page(
+        &commits,
+        &q,
+        &headers,
+        &format!("/repos/{owner}/{repo}/commits"),
+    )
 }

@@ -49,10 +49,21 @@ impl FakeGrafana {
             .route("/api/search", get(search))
             .route("/api/datasources", get(datasources))
             .route("/api/v1/provisioning/alert-rules", get(alert_rules))
-            .route("/api/datasources/proxy/uid/prom1/api/v1/query_range", get(prometheus))
-            .route("/api/datasources/proxy/uid/loki1/loki/api/v1/query_range", get(loki))
+            .route(
+                "/api/datasources/proxy/uid/prom1/api/v1/query_range",
+                get(prometheus),
+            )
+            .route(
+                "/api/datasources/proxy/uid/loki1/loki/api/v1/query_range",
+                get(loki),
+            )
             .layer(axum::middleware::from_fn_with_state(data.clone(), gate))
-            .route("/api/health", get(|| async { Json(json!({ "commit": "8a1b2c3", "database": "ok", "version": "11.4.0" })) }))
+            .route(
+                "/api/health",
+                get(|| async {
+                    Json(json!({ "commit": "8a1b2c3", "database": "ok", "version": "11.4.0" }))
+                }),
+            )
             .with_state(data.clone());
         let port = super::serve(app).await?;
         Ok(FakeGrafana { port, data })
@@ -82,24 +93,44 @@ impl FakeGrafana {
 async fn gate(State(data): State<Shared>, request: Request, next: Next) -> Response {
     let (authorised, limited) = {
         let mut data = lock(&data);
-        data.requests.push(request.uri().path_and_query().map(ToString::to_string).unwrap_or_default());
-        let presented = request.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+        data.requests.push(
+            request
+                .uri()
+                .path_and_query()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
+        );
+        let presented = request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
         let authorised = presented == Some(format!("Bearer {}", data.token).as_str());
-        (authorised, authorised && std::mem::take(&mut data.rate_limit_once))
+        (
+            authorised,
+            authorised && std::mem::take(&mut data.rate_limit_once),
+        )
     };
     if !authorised {
         return (StatusCode::UNAUTHORIZED, Json(json!({ "message": "Invalid API key", "messageId": "api-key.invalid", "statusCode": 401, "traceID": "" }))).into_response();
     }
     if limited {
-        let mut response = (StatusCode::TOO_MANY_REQUESTS, Json(json!({ "message": "Too many requests" }))).into_response();
-        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        let mut response = (
+            StatusCode::TOO_MANY_REQUESTS,
+            Json(json!({ "message": "Too many requests" })),
+        )
+            .into_response();
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         return response;
     }
     next.run(request).await
 }
 
 fn number(q: &BTreeMap<String, String>, name: &str) -> Option<u64> {
-    q.get(name).and_then(|v| v.split('.').next()).and_then(|v| v.parse().ok())
+    q.get(name)
+        .and_then(|v| v.split('.').next())
+        .and_then(|v| v.parse().ok())
 }
 
 async fn search(Query(q): Q) -> Json<Value> {
@@ -139,7 +170,9 @@ async fn alert_rules() -> Json<Value> {
 
 /// A matrix of two series, one sample every `step` seconds from `start` to `end`.
 async fn prometheus(Query(q): Q) -> Response {
-    let (Some(start), Some(end), Some(step)) = (number(&q, "start"), number(&q, "end"), number(&q, "step")) else {
+    let (Some(start), Some(end), Some(step)) =
+        (number(&q, "start"), number(&q, "end"), number(&q, "step"))
+    else {
         return (StatusCode::BAD_REQUEST, Json(json!({ "status": "error", "errorType": "bad_data", "error": "missing start, end or step" }))).into_response();
     };
     let first = start.div_ceil(step.max(1)) * step.max(1);
@@ -150,12 +183,16 @@ async fn prometheus(Query(q): Q) -> Response {
             json!({ "metric": { "__name__": "up", "job": job, "instance": format!("{job}:9090") }, "values": values })
         })
         .collect();
-    Json(json!({ "status": "success", "data": { "resultType": "matrix", "result": result } })).into_response()
+    Json(json!({ "status": "success", "data": { "resultType": "matrix", "result": result } }))
+        .into_response()
 }
 
 /// One stream with a line every five minutes from `start` to `end` (nanoseconds).
 async fn loki(Query(q): Q) -> Response {
-    let (Some(start), Some(end)) = (q.get("start").and_then(|v| v.parse::<u128>().ok()), q.get("end").and_then(|v| v.parse::<u128>().ok())) else {
+    let (Some(start), Some(end)) = (
+        q.get("start").and_then(|v| v.parse::<u128>().ok()),
+        q.get("end").and_then(|v| v.parse::<u128>().ok()),
+    ) else {
         return (StatusCode::BAD_REQUEST, "invalid start or end").into_response();
     };
     const FIVE_MINUTES: u128 = 300 * 1_000_000_000;
@@ -163,10 +200,16 @@ async fn loki(Query(q): Q) -> Response {
     let mut values = Vec::new();
     let mut t = first;
     while t <= end {
-        values.push(json!([t.to_string(), format!("level=error msg=\"timeout\" at={t}")]));
+        values.push(json!([
+            t.to_string(),
+            format!("level=error msg=\"timeout\" at={t}")
+        ]));
         t += FIVE_MINUTES;
     }
-    Json(json!({ "status": "success", "data": { "resultType": "streams", "result": [
+    Json(
+        json!({ "status": "success", "data": { "resultType": "streams", "result": [
         { "stream": { "app": "api", "level": "error" }, "values": values }
-    ], "stats": {} } })).into_response()
+    ], "stats": {} } }),
+    )
+    .into_response()
 }

@@ -53,7 +53,12 @@ fn lock(data: &Shared) -> MutexGuard<'_, Data> {
 
 /// `minute` minutes after the epoch as Jira writes times: `2026-01-01T00:05:00.000+0000`.
 fn jira_time(minute: u64) -> String {
-    format!("2026-01-{:02}T{:02}:{:02}:00.000+0000", 1 + minute / 1440, minute % 1440 / 60, minute % 60)
+    format!(
+        "2026-01-{:02}T{:02}:{:02}:00.000+0000",
+        1 + minute / 1440,
+        minute % 1440 / 60,
+        minute % 60
+    )
 }
 
 impl Data {
@@ -64,7 +69,12 @@ impl Data {
 
     fn add_issue(&mut self, project: &str) {
         let minute = self.tick();
-        let number = self.issues.iter().filter(|i| i["fields"]["project"]["key"] == project).count() + 1;
+        let number = self
+            .issues
+            .iter()
+            .filter(|i| i["fields"]["project"]["key"] == project)
+            .count()
+            + 1;
         let id = 10_000 + self.issues.len();
         let assignee = &self.users[number % self.users.len()];
         self.issues.push(json!({
@@ -110,7 +120,8 @@ impl FakeJira {
     /// pages) and OPS (5), 120 users (two pages), a scrum board with 55 sprints (two pages)
     /// and a kanban board, and 30 worklogs.
     pub async fn start(email: &str, token: &str) -> anyhow::Result<FakeJira> {
-        let credentials = base64::engine::general_purpose::STANDARD.encode(format!("{email}:{token}"));
+        let credentials =
+            base64::engine::general_purpose::STANDARD.encode(format!("{email}:{token}"));
         let mut data = Data {
             authorization: format!("Basic {credentials}"),
             issues: Vec::new(),
@@ -206,25 +217,45 @@ impl FakeJira {
 }
 
 fn errors(status: StatusCode, message: &str) -> Response {
-    (status, Json(json!({ "errorMessages": [message], "errors": {} }))).into_response()
+    (
+        status,
+        Json(json!({ "errorMessages": [message], "errors": {} })),
+    )
+        .into_response()
 }
 
 async fn gate(State(data): State<Shared>, request: Request, next: Next) -> Response {
     let (authorised, limited) = {
         let mut data = lock(&data);
-        data.requests.push(request.uri().path_and_query().map(ToString::to_string).unwrap_or_default());
-        let presented = request.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+        data.requests.push(
+            request
+                .uri()
+                .path_and_query()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
+        );
+        let presented = request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
         let authorised = presented == Some(data.authorization.as_str());
         let limited = authorised && std::mem::take(&mut data.rate_limit_once);
         (authorised, limited)
     };
     if !authorised {
         // Jira Cloud answers bad Basic credentials with a bare 401.
-        return (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, "Basic realm=\"protected-area\"")], "Client must be authenticated to access this resource.").into_response();
+        return (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Basic realm=\"protected-area\"")],
+            "Client must be authenticated to access this resource.",
+        )
+            .into_response();
     }
     if limited {
         let mut response = errors(StatusCode::TOO_MANY_REQUESTS, "Rate limit exceeded.");
-        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         return response;
     }
     next.run(request).await
@@ -245,9 +276,15 @@ fn matches(issue: &Value, jql: &str) -> bool {
     let projects = jql
         .split_once("project in (")
         .and_then(|(_, rest)| rest.split_once(')'))
-        .map(|(list, _)| list.split(',').map(|p| p.trim().trim_matches('"').to_owned()).collect::<Vec<_>>())
+        .map(|(list, _)| {
+            list.split(',')
+                .map(|p| p.trim().trim_matches('"').to_owned())
+                .collect::<Vec<_>>()
+        })
         .unwrap_or_default();
-    let in_project = issue["fields"]["project"]["key"].as_str().is_some_and(|k| projects.iter().any(|p| p == k));
+    let in_project = issue["fields"]["project"]["key"]
+        .as_str()
+        .is_some_and(|k| projects.iter().any(|p| p == k));
     let since = jql
         .split_once("updated >= \"")
         .and_then(|(_, rest)| rest.split_once('"'))
@@ -262,9 +299,17 @@ async fn search(State(data): State<Shared>, Query(q): Q) -> Response {
         return errors(StatusCode::BAD_REQUEST, "The JQL query is missing.");
     };
     let mut found: Vec<&Value> = data.issues.iter().filter(|i| matches(i, jql)).collect();
-    found.sort_by(|a, b| a["fields"]["updated"].as_str().cmp(&b["fields"]["updated"].as_str()));
+    found.sort_by(|a, b| {
+        a["fields"]["updated"]
+            .as_str()
+            .cmp(&b["fields"]["updated"].as_str())
+    });
     let max = number(&q, "maxResults", 50).clamp(1, 100);
-    let start = q.get("nextPageToken").and_then(|t| t.strip_prefix("page-")).and_then(|n| n.parse().ok()).unwrap_or(0);
+    let start = q
+        .get("nextPageToken")
+        .and_then(|t| t.strip_prefix("page-"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
     let page: Vec<&Value> = found.iter().skip(start).take(max).copied().collect();
     let is_last = start + max >= found.len();
     let mut body = json!({ "issues": page, "isLast": is_last });
@@ -278,14 +323,23 @@ async fn users(State(data): State<Shared>, Query(q): Q) -> Json<Value> {
     let data = lock(&data);
     let start = number(&q, "startAt", 0);
     let max = number(&q, "maxResults", 50).clamp(1, 100);
-    Json(Value::from(data.users.iter().skip(start).take(max).cloned().collect::<Vec<_>>()))
+    Json(Value::from(
+        data.users
+            .iter()
+            .skip(start)
+            .take(max)
+            .cloned()
+            .collect::<Vec<_>>(),
+    ))
 }
 
 fn agile_page(values: &[Value], q: &BTreeMap<String, String>) -> Json<Value> {
     let start = number(q, "startAt", 0);
     let max = number(q, "maxResults", 50).clamp(1, 50);
     let page: Vec<Value> = values.iter().skip(start).take(max).cloned().collect();
-    Json(json!({ "maxResults": max, "startAt": start, "total": values.len(), "isLast": start + max >= values.len(), "values": page }))
+    Json(
+        json!({ "maxResults": max, "startAt": start, "total": values.len(), "isLast": start + max >= values.len(), "values": page }),
+    )
 }
 
 async fn boards(State(data): State<Shared>, Query(q): Q) -> Json<Value> {
@@ -294,18 +348,36 @@ async fn boards(State(data): State<Shared>, Query(q): Q) -> Json<Value> {
 
 async fn sprints(State(data): State<Shared>, Path(id): Path<u64>, Query(q): Q) -> Response {
     let data = lock(&data);
-    match data.boards.iter().find(|b| b["id"] == id).and_then(|b| b["type"].as_str()) {
+    match data
+        .boards
+        .iter()
+        .find(|b| b["id"] == id)
+        .and_then(|b| b["type"].as_str())
+    {
         Some("scrum") => agile_page(&data.sprints, &q).into_response(),
-        Some(_) => errors(StatusCode::BAD_REQUEST, "The board does not support sprints"),
-        None => errors(StatusCode::NOT_FOUND, "Board does not exist or you do not have permission to see it."),
+        Some(_) => errors(
+            StatusCode::BAD_REQUEST,
+            "The board does not support sprints",
+        ),
+        None => errors(
+            StatusCode::NOT_FOUND,
+            "Board does not exist or you do not have permission to see it.",
+        ),
     }
 }
 
 async fn worklogs_updated(State(data): State<Shared>, Query(q): Q) -> Json<Value> {
     const PAGE: usize = 1000;
     let data = lock(&data);
-    let since = q.get("since").and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-    let mut changed: Vec<&(u64, Value)> = data.worklogs.iter().filter(|(time, _)| *time > since).collect();
+    let since = q
+        .get("since")
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0);
+    let mut changed: Vec<&(u64, Value)> = data
+        .worklogs
+        .iter()
+        .filter(|(time, _)| *time > since)
+        .collect();
     changed.sort_by_key(|(time, _)| *time);
     let page: Vec<&(u64, Value)> = changed.iter().take(PAGE).copied().collect();
     let until = page.last().map_or(since, |(time, _)| *time);
@@ -325,13 +397,19 @@ async fn worklogs_list(State(data): State<Shared>, Json(body): Json<Value>) -> R
         return errors(StatusCode::BAD_REQUEST, "ids: must not be null");
     };
     if ids.len() > 1000 {
-        return errors(StatusCode::BAD_REQUEST, "The number of worklog IDs must be at most 1000.");
+        return errors(
+            StatusCode::BAD_REQUEST,
+            "The number of worklog IDs must be at most 1000.",
+        );
     }
     let data = lock(&data);
     let found: Vec<Value> = data
         .worklogs
         .iter()
-        .filter(|(_, w)| ids.iter().any(|id| id.as_u64().map(|n| n.to_string()).as_deref() == w["id"].as_str()))
+        .filter(|(_, w)| {
+            ids.iter()
+                .any(|id| id.as_u64().map(|n| n.to_string()).as_deref() == w["id"].as_str())
+        })
         .map(|(_, w)| w.clone())
         .collect();
     Json(Value::from(found)).into_response()

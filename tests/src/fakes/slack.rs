@@ -122,34 +122,61 @@ fn not_ok(error: &str) -> Response {
 async fn gate(State(data): State<Shared>, request: Request, next: Next) -> Response {
     let (authorised, limited) = {
         let mut data = lock(&data);
-        data.requests.push(request.uri().path_and_query().map(ToString::to_string).unwrap_or_default());
-        let presented = request.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+        data.requests.push(
+            request
+                .uri()
+                .path_and_query()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
+        );
+        let presented = request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
         let authorised = presented == Some(format!("Bearer {}", data.token).as_str());
-        (authorised, authorised && std::mem::take(&mut data.rate_limit_once))
+        (
+            authorised,
+            authorised && std::mem::take(&mut data.rate_limit_once),
+        )
     };
     if !authorised {
         return not_ok("invalid_auth");
     }
     if limited {
-        let mut response = (StatusCode::TOO_MANY_REQUESTS, Json(json!({ "ok": false, "error": "ratelimited" }))).into_response();
-        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        let mut response = (
+            StatusCode::TOO_MANY_REQUESTS,
+            Json(json!({ "ok": false, "error": "ratelimited" })),
+        )
+            .into_response();
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         return response;
     }
     next.run(request).await
 }
 
 async fn auth_test() -> Json<Value> {
-    Json(json!({ "ok": true, "url": "https://acme.slack.com/", "team": "Acme", "user": "sluice", "team_id": "T0ACME001", "user_id": "U0BOT00001", "bot_id": "B0BOT00001" }))
+    Json(
+        json!({ "ok": true, "url": "https://acme.slack.com/", "team": "Acme", "user": "sluice", "team_id": "T0ACME001", "user_id": "U0BOT00001", "bot_id": "B0BOT00001" }),
+    )
 }
 
 /// One page of `items` by Slack's cursor: an opaque base64 offset.
 fn page(items: &[Value], field: &str, q: &BTreeMap<String, String>) -> Json<Value> {
-    let limit = q.get("limit").and_then(|v| v.parse::<usize>().ok()).unwrap_or(100).clamp(1, 1000);
+    let limit = q
+        .get("limit")
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(100)
+        .clamp(1, 1000);
     let start = q
         .get("cursor")
         .and_then(|c| base64::engine::general_purpose::STANDARD.decode(c).ok())
         .and_then(|bytes| String::from_utf8(bytes).ok())
-        .and_then(|text| text.strip_prefix("offset:").and_then(|n| n.parse::<usize>().ok()))
+        .and_then(|text| {
+            text.strip_prefix("offset:")
+                .and_then(|n| n.parse::<usize>().ok())
+        })
         .unwrap_or(0);
     let slice: Vec<Value> = items.iter().skip(start).take(limit).cloned().collect();
     let next = if start + limit < items.len() {
@@ -157,22 +184,39 @@ fn page(items: &[Value], field: &str, q: &BTreeMap<String, String>) -> Json<Valu
     } else {
         String::new()
     };
-    Json(json!({ "ok": true, field: slice, "cache_ts": 1_700_000_000, "response_metadata": { "next_cursor": next } }))
+    Json(
+        json!({ "ok": true, field: slice, "cache_ts": 1_700_000_000, "response_metadata": { "next_cursor": next } }),
+    )
 }
 
-async fn users_list(State(data): State<Shared>, Query(q): Query<BTreeMap<String, String>>) -> Json<Value> {
+async fn users_list(
+    State(data): State<Shared>,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Json<Value> {
     page(&lock(&data).users, "members", &q)
 }
 
-async fn conversations_list(State(data): State<Shared>, Query(q): Query<BTreeMap<String, String>>) -> Json<Value> {
+async fn conversations_list(
+    State(data): State<Shared>,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Json<Value> {
     let data = lock(&data);
-    let types = q.get("types").cloned().unwrap_or_else(|| "public_channel".into());
+    let types = q
+        .get("types")
+        .cloned()
+        .unwrap_or_else(|| "public_channel".into());
     let archived = q.get("exclude_archived").map(String::as_str) != Some("true");
     let channels: Vec<Value> = data
         .channels
         .iter()
         .filter(|c| archived || c["is_archived"] == false)
-        .filter(|c| if c["is_private"] == true { types.contains("private_channel") } else { types.contains("public_channel") })
+        .filter(|c| {
+            if c["is_private"] == true {
+                types.contains("private_channel")
+            } else {
+                types.contains("public_channel")
+            }
+        })
         .cloned()
         .collect();
     page(&channels, "channels", &q)
@@ -180,8 +224,13 @@ async fn conversations_list(State(data): State<Shared>, Query(q): Query<BTreeMap
 
 async fn post_message(State(data): State<Shared>, Json(body): Json<Value>) -> Response {
     let mut data = lock(&data);
-    let channel = body.get("channel").and_then(Value::as_str).unwrap_or_default().to_owned();
-    let known = data.channels.iter().any(|c| c["id"] == channel.as_str()) || data.users.iter().any(|u| u["id"] == channel.as_str());
+    let channel = body
+        .get("channel")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let known = data.channels.iter().any(|c| c["id"] == channel.as_str())
+        || data.users.iter().any(|u| u["id"] == channel.as_str());
     if !known {
         return not_ok("channel_not_found");
     }

@@ -28,12 +28,18 @@ impl Connector for Hostile {
             "record-flood" => {
                 let filler = "x".repeat(60_000);
                 for i in 0u64.. {
-                    records::emit_one("flood", i.to_string(), &json!({ "i": i, "filler": filler }))?;
+                    records::emit_one(
+                        "flood",
+                        i.to_string(),
+                        &json!({ "i": i, "filler": filler }),
+                    )?;
                 }
             }
             "giant-string" => state::set("cursor", &"g".repeat(8 << 20)),
             "fetch" => {
-                let url = config.url.ok_or_else(|| Error::Config("`fetch` needs `url`".into()))?;
+                let url = config
+                    .url
+                    .ok_or_else(|| Error::Config("`fetch` needs `url`".into()))?;
                 let response = http::get(url).send()?;
                 log::info!("fetched: status {}", response.status);
             }
@@ -43,7 +49,9 @@ impl Connector for Hostile {
                 eprintln!("to stderr");
             }
             "leak-secret" => {
-                let url = config.url.ok_or_else(|| Error::Config("`leak-secret` needs `url`".into()))?;
+                let url = config
+                    .url
+                    .ok_or_else(|| Error::Config("`leak-secret` needs `url`".into()))?;
                 let echoed = http::get(url).auth(Auth::bearer("token")).send()?.text();
                 log::info!("the service echoed: {echoed}"; header = echoed);
             }

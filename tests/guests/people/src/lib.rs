@@ -18,7 +18,11 @@ impl Connector for People {
         let Config { logins } = config::get()?;
         for login in logins {
             let github = Identity::github(&login);
-            people::observe(&github, Some(&format!("{login}@acme.example")), Some(&login));
+            people::observe(
+                &github,
+                Some(&format!("{login}@acme.example")),
+                Some(&login),
+            );
             let person = people::find(&github);
             let lookup = json!({
                 "person": person.as_ref().map(|p| p.id.clone()),
