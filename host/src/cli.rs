@@ -6,6 +6,7 @@ mod plugin_new;
 mod plugin_run;
 mod serve;
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -84,4 +85,22 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Where compiled components are cached: the flag, else `SLUICE_CACHE_DIR`, else the
+/// user's cache directory. `plugin build` and `plugin run` share it, so a run right after a
+/// build does not compile the component again.
+fn compiled_cache_dir(flag: Option<&Path>) -> PathBuf {
+    if let Some(dir) = flag {
+        return dir.to_owned();
+    }
+    if let Some(dir) = std::env::var_os("SLUICE_CACHE_DIR") {
+        return PathBuf::from(dir);
+    }
+    std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))
+        .unwrap_or_else(std::env::temp_dir)
+        .join("sluice")
+        .join("compiled")
 }

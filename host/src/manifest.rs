@@ -118,11 +118,6 @@ impl Manifest {
         Self::from_toml(&text)
     }
 
-    /// The stream called `name`, if declared.
-    pub fn stream(&self, name: &str) -> Option<&Stream> {
-        self.streams.iter().find(|s| s.name == name)
-    }
-
     fn validate(&self) -> Result<(), ManifestError> {
         let invalid = |m: String| Err(ManifestError::Invalid(m));
         if self.name.is_empty()

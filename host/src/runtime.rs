@@ -19,7 +19,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use sha2::Digest as _;
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
 use wasmtime::{Engine, Store, UpdateDeadline};
 use wasmtime_wasi::WasiCtx;
@@ -91,18 +90,12 @@ pub struct Plugin {
     pre: ConnectorPre<RunState>,
     manifest: Arc<Manifest>,
     config_validator: Arc<jsonschema::Validator>,
-    digest: String,
 }
 
 impl Plugin {
     /// The connector's manifest.
     pub fn manifest(&self) -> &Manifest {
         &self.manifest
-    }
-
-    /// The sha256 of the component's bytes, hex.
-    pub fn digest(&self) -> &str {
-        &self.digest
     }
 }
 
@@ -199,14 +192,8 @@ impl Runtime {
         })
     }
 
-    /// The caps runs are held to.
-    pub fn limits(&self) -> &Limits {
-        &self.limits
-    }
-
     /// Compiles (or loads from the cache) and pre-links a component.
     pub fn load(&self, wasm: &[u8], manifest: Manifest) -> Result<Plugin, LoadError> {
-        let digest = hex::encode(sha2::Sha256::digest(wasm));
         let component =
             Component::new(&self.engine, wasm).map_err(|e| LoadError::Compile(format!("{e:#}")))?;
         let instance_pre = self
@@ -219,7 +206,6 @@ impl Runtime {
             pre,
             config_validator: Arc::new(manifest.config_validator()?),
             manifest: Arc::new(manifest),
-            digest,
         })
     }
 

@@ -7,6 +7,13 @@ pub mod grafana;
 pub mod jira;
 pub mod slack;
 
+/// Locks a fake's data; a test that panicked while holding it leaves the data usable.
+fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Serves `app` on a free port of 127.0.0.1 in a background task; returns the port.
 async fn serve(app: axum::Router) -> anyhow::Result<u16> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;

@@ -47,7 +47,7 @@ pub async fn build(args: &BuildArgs) -> anyhow::Result<Built> {
     let component_path = cargo_build(dir)?;
     let component = std::fs::read(&component_path)
         .with_context(|| format!("cannot read {}", component_path.display()))?;
-    let runtime = Runtime::new(None, Limits::default())?;
+    let runtime = Runtime::new(Some(&super::compiled_cache_dir(None)), Limits::default())?;
     runtime
         .load(&component, manifest.clone())
         .with_context(|| format!("{} is not a Sluice connector", component_path.display()))?;

@@ -135,7 +135,10 @@ pub async fn run(args: RunArgs, call: Call) -> anyhow::Result<ExitCode> {
         memory_bytes: args.memory_mib << 20,
         ..Limits::default()
     };
-    let runtime = Runtime::new(Some(&cache_dir(args.cache_dir.as_deref())), limits)?;
+    let runtime = Runtime::new(
+        Some(&super::compiled_cache_dir(args.cache_dir.as_deref())),
+        limits,
+    )?;
     let plugin = runtime.load(&wasm, manifest)?;
     let is_sync = matches!(call, Call::Sync);
     let writes_output = !matches!(call, Call::Check);
@@ -247,18 +250,6 @@ fn parse_secrets(values: &[String]) -> anyhow::Result<SecretSet> {
         secrets.insert(name.to_owned(), secret.to_owned());
     }
     Ok(SecretSet::new(secrets))
-}
-
-fn cache_dir(flag: Option<&Path>) -> PathBuf {
-    if let Some(dir) = flag {
-        return dir.to_owned();
-    }
-    std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))
-        .unwrap_or_else(std::env::temp_dir)
-        .join("sluice")
-        .join("compiled")
 }
 
 fn write_records(outcome: &RunOutcome, out: Option<&Path>) -> anyhow::Result<()> {

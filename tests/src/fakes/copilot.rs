@@ -3,7 +3,9 @@
 //! (NDJSON), 204 for days without a report, 403 when the metrics policy is off.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use super::lock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::extract::{Path, Query, Request, State};
@@ -35,10 +37,6 @@ struct Data {
 }
 
 type Shared = Arc<Mutex<Data>>;
-
-fn lock(data: &Shared) -> MutexGuard<'_, Data> {
-    data.lock().unwrap_or_else(PoisonError::into_inner)
-}
 
 /// A running fake.
 pub struct FakeCopilot {

@@ -9,7 +9,9 @@
 //! next minute, so runs are deterministic and later activity is always strictly newer.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use super::lock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::Router;
@@ -390,7 +392,7 @@ impl FakeGitHub {
     }
 
     fn data(&self) -> MutexGuard<'_, Data> {
-        self.data.lock().unwrap_or_else(PoisonError::into_inner)
+        lock(&self.data)
     }
 
     /// New activity: a pull request in `gadgets`, a review on `widgets`#3 (which updates
@@ -451,10 +453,6 @@ impl FakeGitHub {
 }
 
 type Shared = Arc<Mutex<Data>>;
-
-fn lock(data: &Shared) -> MutexGuard<'_, Data> {
-    data.lock().unwrap_or_else(PoisonError::into_inner)
-}
 
 fn message(status: StatusCode, text: &str) -> Response {
     let body = json!({ "message": text, "documentation_url": "https://docs.github.com/rest", "status": status.as_u16().to_string() });

@@ -3,7 +3,9 @@
 //! datasource proxy, answered with Grafana's and the datasources' documented shapes.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
+
+use super::lock;
 
 use axum::extract::{Query, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -23,10 +25,6 @@ struct Data {
 }
 
 type Shared = Arc<Mutex<Data>>;
-
-fn lock(data: &Shared) -> MutexGuard<'_, Data> {
-    data.lock().unwrap_or_else(PoisonError::into_inner)
-}
 
 /// A running fake Grafana.
 pub struct FakeGrafana {

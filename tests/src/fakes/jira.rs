@@ -4,7 +4,9 @@
 //! `until`/`lastPage` for updated worklogs — Basic auth, `errorMessages` and `Retry-After`.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
+
+use super::lock;
 
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -46,10 +48,6 @@ struct Data {
 }
 
 type Shared = Arc<Mutex<Data>>;
-
-fn lock(data: &Shared) -> MutexGuard<'_, Data> {
-    data.lock().unwrap_or_else(PoisonError::into_inner)
-}
 
 /// `minute` minutes after the epoch as Jira writes times: `2026-01-01T00:05:00.000+0000`.
 fn jira_time(minute: u64) -> String {

@@ -3,7 +3,9 @@
 //! does — `{"ok": false, "error": …}` with status 200 — and rate-limiting with 429 + `Retry-After`.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
+
+use super::lock;
 
 use axum::extract::{Query, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -24,10 +26,6 @@ struct Data {
 }
 
 type Shared = Arc<Mutex<Data>>;
-
-fn lock(data: &Shared) -> MutexGuard<'_, Data> {
-    data.lock().unwrap_or_else(PoisonError::into_inner)
-}
 
 /// A running fake Slack workspace.
 pub struct FakeSlack {
