@@ -90,6 +90,8 @@ pub struct Plugin {
     pre: ConnectorPre<RunState>,
     manifest: Arc<Manifest>,
     config_validator: Arc<jsonschema::Validator>,
+    /// The declared stream names, built once rather than per run.
+    streams: Arc<std::collections::BTreeSet<String>>,
 }
 
 impl Plugin {
@@ -205,6 +207,7 @@ impl Runtime {
         Ok(Plugin {
             pre,
             config_validator: Arc::new(manifest.config_validator()?),
+            streams: Arc::new(manifest.streams.iter().map(|s| s.name.clone()).collect()),
             manifest: Arc::new(manifest),
         })
     }
@@ -263,7 +266,7 @@ impl Runtime {
             },
             limits: self.limits.clone(),
             config: context.config.to_string(),
-            streams: manifest.streams.iter().map(|s| s.name.clone()).collect(),
+            streams: plugin.streams.clone(),
             egress: Egress::new(
                 Allowlist::new(requested, context.grants),
                 secrets,
@@ -271,7 +274,7 @@ impl Runtime {
                 deadline,
             ),
             log: writer.clone(),
-            state: context.state.clone(),
+            state: context.state,
             records: Vec::new(),
             record_bytes: 0,
             records_by_stream: BTreeMap::new(),

@@ -20,7 +20,7 @@ pub struct RunState {
     pub(super) memory: MemoryLimiter,
     pub(super) limits: Limits,
     pub(super) config: String,
-    pub(super) streams: BTreeSet<String>,
+    pub(super) streams: Arc<BTreeSet<String>>,
     pub(super) egress: Egress,
     pub(super) log: Arc<LogWriter>,
     pub(super) state: BTreeMap<String, String>,
