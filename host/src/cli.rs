@@ -1,10 +1,14 @@
-//! The `sluice` command: `serve`, and `plugin new | build | run | check` for authors.
+//! The `sluice` command: `serve`; `admin bootstrap | rotate-keys` for operators;
+//! `plugin new | build | run | check | event` for authors; `marketplace publish`.
 
+mod admin;
 mod artifact;
+mod marketplace;
 mod plugin_build;
 mod plugin_new;
 mod plugin_run;
 mod serve;
+mod setup;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -23,9 +27,30 @@ pub struct Cli {
 enum Command {
     /// Runs the Sluice server.
     Serve(serve::ServeArgs),
+    /// Sets up the first company and rotates master keys.
+    #[command(subcommand)]
+    Admin(AdminCommand),
     /// Scaffolds, builds and runs connectors.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Publishes connectors to a marketplace folder.
+    #[command(subcommand)]
+    Marketplace(MarketplaceCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Creates a company and its first owner; prints an API token and a one-time password.
+    Bootstrap(admin::BootstrapArgs),
+    /// Adds a new master key and re-wraps every data key with it.
+    RotateKeys(admin::RotateArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum MarketplaceCommand {
+    /// Builds (if given a crate) and publishes a connector: copies its manifest and
+    /// artifact into the marketplace and records the artifact's sha256.
+    Publish(marketplace::PublishArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -63,6 +88,15 @@ pub fn main() -> ExitCode {
     let outcome = runtime.block_on(async {
         match cli.command {
             Command::Serve(args) => serve::serve(args).await.map(|()| ExitCode::SUCCESS),
+            Command::Admin(AdminCommand::Bootstrap(args)) => {
+                admin::bootstrap(args).await.map(|()| ExitCode::SUCCESS)
+            }
+            Command::Admin(AdminCommand::RotateKeys(args)) => {
+                admin::rotate_keys(args).await.map(|()| ExitCode::SUCCESS)
+            }
+            Command::Marketplace(MarketplaceCommand::Publish(args)) => {
+                marketplace::publish(args).await.map(|()| ExitCode::SUCCESS)
+            }
             Command::Plugin(PluginCommand::New(args)) => {
                 plugin_new::new(&args).map(|()| ExitCode::SUCCESS)
             }

@@ -3,12 +3,20 @@
 //!
 //! One module per concern (see `DESIGN.md` §2): [`runtime`] runs components, [`egress`] is
 //! their only way out, [`manifest`] reads what a connector asks for, [`secrets`] keeps
-//! secret values out of every log line, and [`cli`] is the `sluice` command.
+//! secret values out of every log line, [`vault`] encrypts stored secrets, [`store`] holds
+//! all SQL, [`marketplace`] is the catalogue, [`worker`] runs installs, [`api`] is the REST
+//! API, [`access`] the credentials, and [`cli`] is the `sluice` command.
 
+pub mod access;
+pub mod api;
 pub mod cli;
 pub mod egress;
 pub mod manifest;
+pub mod marketplace;
+pub mod onboarding;
 pub mod people;
 pub mod runtime;
 pub mod secrets;
+pub mod store;
 pub mod vault;
+pub mod worker;

@@ -7,6 +7,10 @@
 //! key its master-key version, so keys rotate without re-encrypting what they protect:
 //! [`Vault::rewrap`] moves data keys to a new master key without revealing any secret value.
 
+mod master_keys;
+
+pub use master_keys::{MasterKeyError, MasterKeys};
+
 use aes_gcm::aead::{Aead, KeyInit, OsRng, Payload};
 use aes_gcm::{AeadCore, Aes256Gcm, Key, Nonce};
 use base64::Engine as _;
@@ -166,6 +170,11 @@ impl Vault {
         self.masters.push((version, master));
         self.current = self.current.max(version);
         self
+    }
+
+    /// The version of the master key that wraps new data keys.
+    pub fn current_version(&self) -> u32 {
+        self.current
     }
 
     fn master(&self, version: u32) -> Result<&SecretKey, VaultError> {

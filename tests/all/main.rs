@@ -1,12 +1,15 @@
 //! Sluice's integration tests: one binary, so the build stays fast.
 
+mod api;
 mod cli;
 mod copilot;
 mod egress;
 mod github;
 mod grafana;
+mod harness;
 mod jira;
 mod people;
 mod sandbox;
+mod server;
 mod slack;
 mod support;

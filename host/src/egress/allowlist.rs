@@ -89,6 +89,25 @@ impl HostPattern {
     }
 }
 
+impl HostPattern {
+    /// Whether every host this pattern matches is also one `wider` matches: how a grant
+    /// is checked against what the manifest requests.
+    pub fn within(&self, wider: &HostPattern) -> bool {
+        if self == wider {
+            return true;
+        }
+        if self.port != wider.port {
+            return false;
+        }
+        let Some(domain) = wider.host.strip_prefix("*.") else {
+            return false;
+        };
+        let host = self.host.strip_prefix("*.").unwrap_or(&self.host);
+        host.strip_suffix(domain)
+            .is_some_and(|sub| sub.ends_with('.') && sub.len() > 1)
+    }
+}
+
 impl fmt::Display for HostPattern {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.port {
@@ -181,6 +200,17 @@ mod tests {
 
     fn pattern(text: &str) -> HostPattern {
         HostPattern::parse(text).expect("a host pattern")
+    }
+
+    #[test]
+    fn a_grant_fits_a_request_only_when_it_is_narrower() {
+        assert!(pattern("api.github.com").within(&pattern("api.github.com")));
+        assert!(pattern("acme.atlassian.net").within(&pattern("*.atlassian.net")));
+        assert!(pattern("*.eu.atlassian.net").within(&pattern("*.atlassian.net")));
+        assert!(!pattern("*.atlassian.net").within(&pattern("acme.atlassian.net")));
+        assert!(!pattern("atlassian.net").within(&pattern("*.atlassian.net")));
+        assert!(!pattern("api.github.com:8443").within(&pattern("api.github.com")));
+        assert!(!pattern("evil.com").within(&pattern("api.github.com")));
     }
 
     #[test]

@@ -1,0 +1,78 @@
+//! `sluice admin`: setting up the first company, and rotating master keys.
+
+use anyhow::Context as _;
+
+use super::setup::DataArgs;
+use crate::onboarding::onboard;
+
+/// Options of `sluice admin bootstrap`.
+#[derive(Debug, clap::Args)]
+pub struct BootstrapArgs {
+    /// The first owner's email.
+    #[arg(long)]
+    email: String,
+    /// The company's name.
+    #[arg(long)]
+    company: String,
+    #[command(flatten)]
+    data: DataArgs,
+}
+
+/// Options of `sluice admin rotate-keys`.
+#[derive(Debug, clap::Args)]
+pub struct RotateArgs {
+    #[command(flatten)]
+    data: DataArgs,
+}
+
+/// Creates a company and its owner (or gives an existing person a new one-time password),
+/// and prints an owner API token and the one-time password.
+pub async fn bootstrap(args: BootstrapArgs) -> anyhow::Result<()> {
+    let store = args.data.store().await?;
+    let vault = args.data.master_keys()?.vault();
+    let onboarded = onboard(&store, &vault, &args.email, &args.company).await?;
+    store.close().await;
+    println!(
+        "company:           {} ({})",
+        onboarded.company.id, onboarded.company.name
+    );
+    println!("owner:             {}", args.email.trim().to_lowercase());
+    println!("api token:         {}", onboarded.token);
+    println!("one-time password: {}", onboarded.one_time_password);
+    eprintln!(
+        "\nBoth are shown only now. Use the token as `Authorization: Bearer …`; sign in once with \
+         the password (POST /api/login), then set your own (PUT /api/me/password)."
+    );
+    Ok(())
+}
+
+/// Adds a new master key and re-wraps every company's data keys with it, in one
+/// transaction; no secret value is decrypted.
+pub async fn rotate_keys(args: RotateArgs) -> anyhow::Result<()> {
+    let store = args.data.store().await?;
+    let mut keys = args.data.master_keys()?;
+    let version = keys.add_new_key()?;
+    let vault = keys.vault();
+    let mut rewrapped = Vec::new();
+    for (company, key) in store.all_data_keys().await? {
+        let key = vault
+            .rewrap(&company, &key)
+            .with_context(|| format!("cannot re-wrap a data key of company {company}"))?;
+        rewrapped.push((company, key));
+    }
+    store.replace_data_keys(&rewrapped).await?;
+    let mut companies: Vec<&str> = rewrapped.iter().map(|(c, _)| c.as_str()).collect();
+    companies.dedup();
+    for company in &companies {
+        store
+            .audit(company, "cli", "keys.rotate", &format!("master key version {version}"))
+            .await?;
+    }
+    store.close().await;
+    println!(
+        "re-wrapped {} data keys of {} companies with master key version {version}",
+        rewrapped.len(),
+        companies.len()
+    );
+    Ok(())
+}

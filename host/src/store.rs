@@ -1,0 +1,226 @@
+//! The store: all SQL, on SQLite (the embedded default) or PostgreSQL, with the same
+//! statements on both.
+//!
+//! One submodule per table family. Every company-owned row carries `company_id` and every
+//! query on such a row filters on it, so an id from another company finds nothing — the
+//! same answer as an id that does not exist. Times are milliseconds since the Unix epoch.
+
+mod access;
+mod audit;
+mod companies;
+mod installs;
+mod logs;
+mod records;
+mod runs;
+mod secrets;
+mod time;
+
+use std::path::Path;
+use std::str::FromStr;
+
+use aes_gcm::aead::OsRng;
+use aes_gcm::aead::rand_core::RngCore as _;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor as _};
+
+pub use access::{ApiToken, Session, TokenGrant};
+pub use audit::AuditEntry;
+pub use companies::{Company, Member, Membership, Role, User};
+pub use installs::{Install, InstallGrants, NewInstall};
+pub use logs::{LogFilter, StoredLogLine};
+pub use records::{RecordFilter, StoredRecord};
+pub use runs::{Run, RunFilter, RunFinish, RunTrigger};
+pub use secrets::SecretInfo;
+pub use time::{format_ms, now_ms, parse_rfc3339, rfc3339, rfc3339_opt};
+
+/// The largest page any list returns.
+pub const MAX_PAGE: i64 = 500;
+
+/// Why the store failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A row that must be unique already exists.
+    #[error("{0}")]
+    Conflict(String),
+    /// The database failed; its text is for the server log, never for a client.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Migrating the schema failed.
+    #[error("cannot migrate the database: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+/// Which database the store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// An SQLite file: one process, nothing to set up.
+    Sqlite,
+    /// PostgreSQL: several hosts may share it.
+    Postgres,
+}
+
+/// The database, migrated and ready.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
+
+impl Store {
+    /// Opens (creating an SQLite file if needed) and migrates the database at `url`:
+    /// `sqlite://PATH` or `postgres://…`.
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else {
+            return Err(StoreError::Database(sqlx::Error::Configuration(
+                format!(
+                    "unsupported database URL scheme in `{}`: use sqlite://PATH or postgres://…",
+                    url.split(':').next().unwrap_or_default()
+                )
+                .into(),
+            )));
+        };
+        let options = AnyConnectOptions::from_str(url)?;
+        let pool = AnyPoolOptions::new()
+            // SQLite has one writer; a small pool keeps readers going beside it.
+            .max_connections(match backend {
+                Backend::Sqlite => 4,
+                Backend::Postgres => 16,
+            })
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // WAL lets readers run beside the writer; the busy timeout makes a
+                        // second writer wait instead of failing.
+                        conn.execute("PRAGMA journal_mode = WAL").await?;
+                        conn.execute("PRAGMA busy_timeout = 10000").await?;
+                        conn.execute("PRAGMA foreign_keys = ON").await?;
+                        conn.execute("PRAGMA synchronous = NORMAL").await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await?;
+        match backend {
+            Backend::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
+            Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
+        }
+        Ok(Self { pool, backend })
+    }
+
+    /// The URL of an SQLite file at `path`, created if missing.
+    pub fn sqlite_url(path: &Path) -> String {
+        format!("sqlite://{}?mode=rwc", path.display())
+    }
+
+    /// Which database this is.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Closes every connection.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// A fresh id: `prefix_` then the time in milliseconds and 64 random bits, all hex, so ids
+/// sort by creation time and cannot be guessed.
+pub fn new_id(prefix: &str) -> String {
+    format!("{prefix}_{:012x}{:016x}", now_ms(), OsRng.next_u64())
+}
+
+/// A page size within `1..=MAX_PAGE`, 100 when not given.
+fn page_size(limit: Option<i64>) -> i64 {
+    limit.unwrap_or(100).clamp(1, MAX_PAGE)
+}
+
+/// `text` for a `LIKE … ESCAPE '\'` that finds it anywhere, case-insensitively.
+fn contains_pattern(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for c in text.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+/// Builds a `WHERE` clause with numbered placeholders, which both databases accept.
+#[derive(Default)]
+struct Conditions {
+    clauses: Vec<String>,
+    args: Vec<Arg>,
+}
+
+/// One bound value of a dynamic query.
+#[derive(Clone)]
+enum Arg {
+    Text(String),
+    Int(i64),
+}
+
+impl Conditions {
+    /// Adds `clause`, in which `?` stands for `arg`.
+    fn push(&mut self, clause: &str, arg: Arg) {
+        self.args.push(arg);
+        let placeholder = format!("${}", self.args.len());
+        self.clauses.push(clause.replace('?', &placeholder));
+    }
+
+    /// The placeholder the next argument will get.
+    fn next_placeholder(&self) -> String {
+        format!("${}", self.args.len() + 1)
+    }
+
+    fn sql(&self) -> String {
+        if self.clauses.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", self.clauses.join(" AND "))
+        }
+    }
+
+    fn bind<'q>(
+        &self,
+        mut query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+        for arg in &self.args {
+            query = match arg.clone() {
+                Arg::Text(text) => query.bind(text),
+                Arg::Int(int) => query.bind(int),
+            };
+        }
+        query
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_sort_by_time_and_differ() {
+        let a = new_id("run");
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let b = new_id("run");
+        assert!(a.starts_with("run_") && a.len() == 4 + 28, "{a}");
+        assert!(a < b, "{a} then {b}");
+    }
+
+    #[test]
+    fn like_patterns_escape_wildcards() {
+        assert_eq!(contains_pattern("50%_Off\\"), "%50\\%\\_off\\\\%");
+    }
+}

@@ -1,0 +1,165 @@
+//! The vault's rows: each company's wrapped data keys and its encrypted secrets. Nothing
+//! here ever holds a plaintext value.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use sqlx::Row as _;
+
+use super::{Store, StoreError, now_ms, page_size, rfc3339};
+use crate::vault::WrappedDataKey;
+
+/// A secret as the API shows it: its name and dates, never its value.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct SecretInfo {
+    /// Its name within the company.
+    pub name: String,
+    /// When it was first set.
+    #[serde(serialize_with = "rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: i64,
+    /// When its value last changed.
+    #[serde(serialize_with = "rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: i64,
+}
+
+fn data_key_of(row: &sqlx::any::AnyRow) -> Result<WrappedDataKey, StoreError> {
+    let version: i64 = row.try_get("version")?;
+    Ok(WrappedDataKey {
+        version: u32::try_from(version).map_err(|_| {
+            StoreError::Database(sqlx::Error::Decode("a data key version out of range".into()))
+        })?,
+        sealed: row.try_get("wrapped")?,
+    })
+}
+
+impl Store {
+    /// A company's data keys.
+    pub async fn data_keys(&self, company: &str) -> Result<Vec<WrappedDataKey>, StoreError> {
+        let rows = sqlx::query("SELECT version, wrapped FROM data_keys WHERE company_id = $1")
+            .bind(company)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(data_key_of).collect()
+    }
+
+    /// Every company's data keys, for rotation.
+    pub async fn all_data_keys(&self) -> Result<Vec<(String, WrappedDataKey)>, StoreError> {
+        let rows = sqlx::query("SELECT company_id, version, wrapped FROM data_keys")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| Ok((row.try_get("company_id")?, data_key_of(row)?)))
+            .collect()
+    }
+
+    /// Replaces wrapped data keys in one transaction: all of them or none.
+    pub async fn replace_data_keys(
+        &self,
+        keys: &[(String, WrappedDataKey)],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for (company, key) in keys {
+            sqlx::query("UPDATE data_keys SET wrapped = $1 WHERE company_id = $2 AND version = $3")
+                .bind(key.sealed.clone())
+                .bind(company)
+                .bind(i64::from(key.version))
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Sets a secret's ciphertext; true when it is new.
+    pub async fn put_secret(
+        &self,
+        company: &str,
+        name: &str,
+        ciphertext: Vec<u8>,
+    ) -> Result<bool, StoreError> {
+        let now = now_ms();
+        let existed = sqlx::query("SELECT 1 AS one FROM secrets WHERE company_id = $1 AND name = $2")
+            .bind(company)
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?
+            .is_some();
+        sqlx::query(
+            "INSERT INTO secrets (company_id, name, ciphertext, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $4) ON CONFLICT (company_id, name) \
+             DO UPDATE SET ciphertext = excluded.ciphertext, updated_at = excluded.updated_at",
+        )
+        .bind(company)
+        .bind(name)
+        .bind(ciphertext)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(!existed)
+    }
+
+    /// Deletes a secret; false when the company has none by that name.
+    pub async fn delete_secret(&self, company: &str, name: &str) -> Result<bool, StoreError> {
+        let deleted = sqlx::query("DELETE FROM secrets WHERE company_id = $1 AND name = $2")
+            .bind(company)
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        Ok(deleted.rows_affected() > 0)
+    }
+
+    /// A company's secrets by name, after the name `after`.
+    pub async fn secrets(
+        &self,
+        company: &str,
+        after: Option<&str>,
+        limit: Option<i64>,
+    ) -> Result<Vec<SecretInfo>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT name, created_at, updated_at FROM secrets \
+             WHERE company_id = $1 AND name > $2 ORDER BY name LIMIT $3",
+        )
+        .bind(company)
+        .bind(after.unwrap_or(""))
+        .bind(page_size(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(SecretInfo {
+                    name: row.try_get("name")?,
+                    created_at: row.try_get("created_at")?,
+                    updated_at: row.try_get("updated_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Whether the company has a secret called `name`.
+    pub async fn secret_exists(&self, company: &str, name: &str) -> Result<bool, StoreError> {
+        Ok(
+            sqlx::query("SELECT 1 AS one FROM secrets WHERE company_id = $1 AND name = $2")
+                .bind(company)
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await?
+                .is_some(),
+        )
+    }
+
+    /// The ciphertexts of a company's secrets, by name.
+    pub async fn secret_ciphertexts(
+        &self,
+        company: &str,
+    ) -> Result<BTreeMap<String, Vec<u8>>, StoreError> {
+        let rows = sqlx::query("SELECT name, ciphertext FROM secrets WHERE company_id = $1")
+            .bind(company)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| Ok((row.try_get("name")?, row.try_get("ciphertext")?)))
+            .collect()
+    }
+}

@@ -1,0 +1,238 @@
+//! A server under test without a socket: a fresh database (SQLite always, PostgreSQL when
+//! `SLUICE_TEST_DATABASE_URL` is set), a marketplace with real built connectors, two
+//! companies, and the router called with `oneshot`.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use serde_json::Value;
+use sluice::api::{AppState, app};
+use sluice::marketplace::Catalogue;
+use sluice::onboarding::onboard;
+use sluice::runtime::{Limits, Runtime};
+use sluice::store::Store;
+use sluice::vault::{SecretKey, Vault};
+use sluice::worker::Worker;
+use sluice_tests::guests;
+use tower::ServiceExt as _;
+
+/// A database for one test.
+pub struct TestDatabase {
+    /// Which kind, for messages.
+    pub label: &'static str,
+    /// Its URL.
+    pub url: String,
+    /// The PostgreSQL schema to drop afterwards.
+    schema: Option<(String, String)>,
+}
+
+impl TestDatabase {
+    /// Drops what the test created in PostgreSQL.
+    pub async fn drop_schema(&self) {
+        if let Some((base, schema)) = &self.schema {
+            let pool = sqlx::PgPool::connect(base).await.expect("connect to PostgreSQL");
+            sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+                .execute(&pool)
+                .await
+                .expect("drop the test schema");
+            pool.close().await;
+        }
+    }
+}
+
+/// The databases every store test runs on: an SQLite file in `dir`, and a fresh schema in
+/// the PostgreSQL at `SLUICE_TEST_DATABASE_URL` when it is set.
+pub async fn databases(dir: &Path) -> Vec<TestDatabase> {
+    let mut all = vec![TestDatabase {
+        label: "SQLite",
+        url: Store::sqlite_url(&dir.join("sluice.db")),
+        schema: None,
+    }];
+    if let Ok(base) = std::env::var("SLUICE_TEST_DATABASE_URL") {
+        let schema = format!(
+            "sluice_test_{}",
+            sluice::store::new_id("s").trim_start_matches("s_")
+        );
+        let pool = sqlx::PgPool::connect(&base)
+            .await
+            .expect("SLUICE_TEST_DATABASE_URL is set, so PostgreSQL must be reachable");
+        sqlx::query(&format!("CREATE SCHEMA {schema}"))
+            .execute(&pool)
+            .await
+            .expect("create a test schema");
+        pool.close().await;
+        let separator = if base.contains('?') { '&' } else { '?' };
+        all.push(TestDatabase {
+            label: "PostgreSQL",
+            url: format!("{base}{separator}options=-c%20search_path%3D{schema}"),
+            schema: Some((base, schema)),
+        });
+    }
+    all
+}
+
+/// Publishes the test connectors into a marketplace folder.
+pub fn marketplace(dir: &Path) -> PathBuf {
+    let marketplace = dir.join("marketplace");
+    for (wasm, manifest) in [
+        (guests::GITHUB_WASM, guests::GITHUB_MANIFEST),
+        (guests::TRIVIAL_WASM, guests::TRIVIAL_MANIFEST),
+    ] {
+        let bytes = std::fs::read(wasm).expect("a built connector");
+        let text = std::fs::read_to_string(manifest).expect("its manifest");
+        sluice::marketplace::publish(&marketplace, &text, &bytes).expect("publish");
+    }
+    marketplace
+}
+
+/// One company's owner, as bootstrap left them.
+pub struct Tenant {
+    pub company: String,
+    pub owner: String,
+    pub token: String,
+    pub password: String,
+    pub email: String,
+}
+
+/// The server under test.
+pub struct Harness {
+    pub label: &'static str,
+    pub store: Store,
+    pub state: AppState,
+    pub acme: Tenant,
+    pub globex: Tenant,
+    pub marketplace: PathBuf,
+}
+
+/// An answer: status, headers and body.
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: axum::http::HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Answer {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body))
+        })
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+impl Harness {
+    pub async fn start(database: &TestDatabase, dir: &Path) -> Harness {
+        let store = Store::open(&database.url).await.expect("open the store");
+        let vault = Arc::new(Vault::new(1, SecretKey::generate()));
+        let marketplace = marketplace(dir);
+        let catalogue = Arc::new(Catalogue::load(&marketplace).expect("catalogue"));
+        let runtime = Runtime::new(Some(&dir.join("compiled")), Limits::default()).expect("runtime");
+        let worker = Arc::new(Worker::new(
+            store.clone(),
+            vault.clone(),
+            catalogue.clone(),
+            runtime,
+        ));
+        let state = AppState {
+            store: store.clone(),
+            vault: vault.clone(),
+            catalogue,
+            worker,
+            secure_cookies: false,
+        };
+        let mut tenants = Vec::new();
+        for (email, company) in [("ada@acme.test", "Acme"), ("grace@globex.test", "Globex")] {
+            let onboarded = onboard(&store, &vault, email, company)
+                .await
+                .expect("onboard");
+            tenants.push(Tenant {
+                company: onboarded.company.id,
+                owner: onboarded.owner_id,
+                token: onboarded.token,
+                password: onboarded.one_time_password,
+                email: email.to_owned(),
+            });
+        }
+        let globex = tenants.pop().expect("globex");
+        let acme = tenants.pop().expect("acme");
+        Harness {
+            label: database.label,
+            store,
+            state,
+            acme,
+            globex,
+            marketplace,
+        }
+    }
+
+    /// Sends a request to the router.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Answer {
+        let mut request = Request::builder().method(method).uri(path);
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        let request = match body {
+            Some(body) => request
+                .header("content-type", "application/json")
+                .body(Body::from(body.to_string())),
+            None => request.body(Body::empty()),
+        }
+        .expect("a request");
+        self.send(request).await
+    }
+
+    /// Sends a prepared request.
+    pub async fn send(&self, request: Request<Body>) -> Answer {
+        let response = app(self.state.clone())
+            .oneshot(request)
+            .await
+            .expect("the router answers");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = axum::body::to_bytes(response.into_body(), 64 << 20)
+            .await
+            .expect("a body")
+            .to_vec();
+        Answer {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// GET as acme's owner.
+    pub async fn get(&self, path: &str) -> Answer {
+        self.call(Method::GET, path, Some(&self.acme.token), None).await
+    }
+
+    /// Waits until a run of acme's has finished, and returns it.
+    pub async fn finished_run(&self, company: &str, token: &str, run: &str) -> Value {
+        for _ in 0..600 {
+            let answer = self
+                .call(
+                    Method::GET,
+                    &format!("/api/companies/{company}/runs/{run}"),
+                    Some(token),
+                    None,
+                )
+                .await;
+            let run = answer.json();
+            if !matches!(run["status"].as_str(), Some("queued" | "running")) {
+                return run;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("the run did not finish in 30 s");
+    }
+}
