@@ -51,9 +51,13 @@ impl Caller {
         };
         if role < needed {
             return Err(ApiError::Forbidden(format!(
-                "this needs the {} role in the company; {} has the {} role",
+                "this needs the {} role in the company; {} the {} role",
                 needed.as_str(),
-                if self.token.is_some() { "this token" } else { "you" },
+                if self.token.is_some() {
+                    "this token has"
+                } else {
+                    "you have"
+                },
                 role.as_str()
             )));
         }
