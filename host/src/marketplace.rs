@@ -276,7 +276,11 @@ impl Catalogue {
 
 /// Orders dotted versions numerically where they are numbers.
 fn compare_versions(a: &str, b: &str) -> std::cmp::Ordering {
-    let parts = |v: &str| -> Vec<u64> { v.split(['.', '-']).map(|p| p.parse().unwrap_or(0)).collect() };
+    let parts = |v: &str| -> Vec<u64> {
+        v.split(['.', '-'])
+            .map(|p| p.parse().unwrap_or(0))
+            .collect()
+    };
     parts(a).cmp(&parts(b))
 }
 
@@ -302,13 +306,12 @@ pub fn publish(
     manifest_text: &str,
     artifact: &[u8],
 ) -> Result<String, MarketplaceError> {
-    let manifest = Manifest::from_toml(manifest_text).map_err(|source| {
-        MarketplaceError::Manifest {
+    let manifest =
+        Manifest::from_toml(manifest_text).map_err(|source| MarketplaceError::Manifest {
             name: "(published)".into(),
             version: String::new(),
             source,
-        }
-    })?;
+        })?;
     let write = |e: std::io::Error| MarketplaceError::Write(e.to_string());
     let folder = format!("{}/{}", manifest.name, manifest.version);
     std::fs::create_dir_all(dir.join(&folder)).map_err(write)?;
@@ -386,7 +389,11 @@ description = "A demo."
         publish(dir.path(), &newer, b"y").expect("publish");
         let catalogue = Catalogue::load(dir.path()).expect("load");
         assert_eq!(
-            catalogue.offer("demo", None).expect("newest").manifest.version,
+            catalogue
+                .offer("demo", None)
+                .expect("newest")
+                .manifest
+                .version,
             "1.10.0"
         );
         assert_eq!(
@@ -397,7 +404,10 @@ description = "A demo."
             "the marketplace has no version 9.9.9 of `demo` (it has 1.10.0, 1.2.0)"
         );
         assert_eq!(
-            catalogue.offer("nope", None).expect_err("unknown").to_string(),
+            catalogue
+                .offer("nope", None)
+                .expect_err("unknown")
+                .to_string(),
             "the marketplace has no connector `nope`"
         );
     }

@@ -50,8 +50,12 @@ pub async fn onboard(
     let created = store
         .create_token(&company.id, &user.id, "bootstrap", Role::Owner, &token_hash)
         .await?;
-    store.audit(&company.id, "cli", "company.bootstrap", &email).await?;
-    store.audit(&company.id, "cli", "token.create", &created.id).await?;
+    store
+        .audit(&company.id, "cli", "company.bootstrap", &email)
+        .await?;
+    store
+        .audit(&company.id, "cli", "token.create", &created.id)
+        .await?;
     Ok(Onboarded {
         company,
         owner_id: user.id,

@@ -62,7 +62,12 @@ pub struct Worker {
 
 impl Worker {
     /// A worker over `store`, opening secrets with `vault`, installing from `catalogue`.
-    pub fn new(store: Store, vault: Arc<Vault>, catalogue: Arc<Catalogue>, runtime: Runtime) -> Self {
+    pub fn new(
+        store: Store,
+        vault: Arc<Vault>,
+        catalogue: Arc<Catalogue>,
+        runtime: Runtime,
+    ) -> Self {
         Self {
             store,
             vault,
@@ -97,7 +102,11 @@ impl Worker {
             .secret_ciphertexts(company)
             .await
             .map_err(|e| internal(&e))?;
-        let keys = self.store.data_keys(company).await.map_err(|e| internal(&e))?;
+        let keys = self
+            .store
+            .data_keys(company)
+            .await
+            .map_err(|e| internal(&e))?;
         let mut values = BTreeMap::new();
         for (requested, name) in &install.grants.secrets {
             let Some(sealed) = ciphertexts.get(name) else {
@@ -240,7 +249,10 @@ impl Worker {
             }
         }
         let (sink, flusher) = StoreLog::start(self.store.clone(), company, &install.id, &run.id);
-        sink.host(Level::Info, format!("run started ({:?})", run.trigger).to_lowercase());
+        sink.host(
+            Level::Info,
+            format!("run started ({:?})", run.trigger).to_lowercase(),
+        );
         let (finish, records, state) = match self.prepare(company, install).await {
             Err(error) => {
                 sink.host(Level::Error, format!("the run could not start: {error}"));
@@ -299,7 +311,11 @@ impl Worker {
             Err(error) => {
                 tracing::error!(run = %run.id, %error, "cannot commit a run");
                 let failure = failed("the host could not save the run's output".into());
-                if let Err(error) = self.store.finish_run(company, run, &failure, &[], None).await {
+                if let Err(error) = self
+                    .store
+                    .finish_run(company, run, &failure, &[], None)
+                    .await
+                {
                     tracing::error!(run = %run.id, %error, "cannot mark a run failed");
                 }
             }
@@ -309,7 +325,9 @@ impl Worker {
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // A panic while holding one of these maps leaves it consistent: keep using it.
-    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn internal(error: &StoreError) -> String {
@@ -340,7 +358,9 @@ fn finish_of(outcome: &RunOutcome, redact: impl Fn(&str) -> String) -> RunFinish
         error: outcome.error.as_ref().map(|e| redact(&e.to_string())),
         note: outcome.note.as_deref().map(&redact),
         http_requests: as_i64(outcome.stats.http_requests),
-        peak_memory_bytes: as_i64(u64::try_from(outcome.stats.peak_memory_bytes).unwrap_or(u64::MAX)),
+        peak_memory_bytes: as_i64(
+            u64::try_from(outcome.stats.peak_memory_bytes).unwrap_or(u64::MAX),
+        ),
         log_lines: as_i64(outcome.stats.log_lines),
         dropped_log_lines: as_i64(outcome.stats.dropped_log_lines),
     }

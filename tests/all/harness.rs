@@ -32,7 +32,9 @@ impl TestDatabase {
     /// Drops what the test created in PostgreSQL.
     pub async fn drop_schema(&self) {
         if let Some((base, schema)) = &self.schema {
-            let pool = sqlx::PgPool::connect(base).await.expect("connect to PostgreSQL");
+            let pool = sqlx::PgPool::connect(base)
+                .await
+                .expect("connect to PostgreSQL");
             sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
                 .execute(&pool)
                 .await
@@ -79,6 +81,7 @@ pub fn marketplace(dir: &Path) -> PathBuf {
     for (wasm, manifest) in [
         (guests::GITHUB_WASM, guests::GITHUB_MANIFEST),
         (guests::TRIVIAL_WASM, guests::TRIVIAL_MANIFEST),
+        (guests::HOSTILE_WASM, guests::HOSTILE_MANIFEST),
     ] {
         let bytes = std::fs::read(wasm).expect("a built connector");
         let text = std::fs::read_to_string(manifest).expect("its manifest");
@@ -115,9 +118,8 @@ pub struct Answer {
 
 impl Answer {
     pub fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
-            panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body))
-        })
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
     }
 
     pub fn text(&self) -> String {
@@ -131,7 +133,8 @@ impl Harness {
         let vault = Arc::new(Vault::new(1, SecretKey::generate()));
         let marketplace = marketplace(dir);
         let catalogue = Arc::new(Catalogue::load(&marketplace).expect("catalogue"));
-        let runtime = Runtime::new(Some(&dir.join("compiled")), Limits::default()).expect("runtime");
+        let runtime =
+            Runtime::new(Some(&dir.join("compiled")), Limits::default()).expect("runtime");
         let worker = Arc::new(Worker::new(
             store.clone(),
             vault.clone(),
@@ -213,7 +216,8 @@ impl Harness {
 
     /// GET as acme's owner.
     pub async fn get(&self, path: &str) -> Answer {
-        self.call(Method::GET, path, Some(&self.acme.token), None).await
+        self.call(Method::GET, path, Some(&self.acme.token), None)
+            .await
     }
 
     /// Waits until a run of acme's has finished, and returns it.

@@ -47,7 +47,10 @@ async fn serve(args: &[String], log: &Path) -> Server {
         .arg("serve")
         .args(["--listen", &format!("127.0.0.1:{port}")])
         .args(args)
-        .env("SLUICE_CACHE_DIR", std::env::temp_dir().join("sluice-test-cache"))
+        .env(
+            "SLUICE_CACHE_DIR",
+            std::env::temp_dir().join("sluice-test-cache"),
+        )
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()
@@ -77,7 +80,12 @@ struct Client {
 }
 
 impl Client {
-    async fn call(&mut self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+    async fn call(
+        &mut self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
         let mut request = self
             .http
             .request(method, format!("{}{path}", self.base))
@@ -105,7 +113,10 @@ impl Client {
         let mut next: Option<String> = None;
         loop {
             let page = match &next {
-                Some(after) => self.get(&format!("{path}{separator}limit=500&after={after}")).await,
+                Some(after) => {
+                    self.get(&format!("{path}{separator}limit=500&after={after}"))
+                        .await
+                }
                 None => self.get(&format!("{path}{separator}limit=500")).await,
             };
             items.extend(page["items"].as_array().expect("items").iter().cloned());
@@ -118,12 +129,18 @@ impl Client {
 
     async fn run(&mut self, company: &str, install: &str) -> Value {
         let (status, run) = self
-            .call(reqwest::Method::POST, &format!("/api/companies/{company}/installs/{install}/runs"), None)
+            .call(
+                reqwest::Method::POST,
+                &format!("/api/companies/{company}/installs/{install}/runs"),
+                None,
+            )
             .await;
         assert_eq!(status, 202, "{run}");
         let id = run["id"].as_str().expect("run id").to_owned();
         for _ in 0..1200 {
-            let run = self.get(&format!("/api/companies/{company}/runs/{id}")).await;
+            let run = self
+                .get(&format!("/api/companies/{company}/runs/{id}"))
+                .await;
             if !matches!(run["status"].as_str(), Some("queued" | "running")) {
                 return run;
             }
@@ -146,12 +163,20 @@ async fn the_binary_serves_a_github_install_end_to_end_and_never_leaks_the_secre
     let dir = tempfile::tempdir().expect("tempdir");
     let marketplace = dir.path().join("marketplace");
     let published = sluice(vec![
-        "marketplace".into(), "publish".into(), guests::GITHUB_WASM.into(),
-        "--manifest".into(), guests::GITHUB_MANIFEST.into(),
-        "--marketplace".into(), marketplace.display().to_string(),
+        "marketplace".into(),
+        "publish".into(),
+        guests::GITHUB_WASM.into(),
+        "--manifest".into(),
+        guests::GITHUB_MANIFEST.into(),
+        "--marketplace".into(),
+        marketplace.display().to_string(),
     ])
     .await;
-    assert!(published.status.success(), "{}", String::from_utf8_lossy(&published.stderr));
+    assert!(
+        published.status.success(),
+        "{}",
+        String::from_utf8_lossy(&published.stderr)
+    );
     assert!(String::from_utf8_lossy(&published.stdout).starts_with("published github 0.1.0 to "));
     for database in databases(dir.path()).await {
         scenario(&database, dir.path(), &marketplace).await;
@@ -167,32 +192,65 @@ async fn scenario(database: &TestDatabase, dir: &Path, marketplace: &Path) {
     if label != "SQLite" {
         data_args.extend(["--database-url".to_owned(), database.url.clone()]);
     }
-    let mut bootstrap = vec!["admin".into(), "bootstrap".into(), "--email".into(), "ada@acme.test".into(), "--company".into(), "Acme".into()];
+    let mut bootstrap = vec![
+        "admin".into(),
+        "bootstrap".into(),
+        "--email".into(),
+        "ada@acme.test".into(),
+        "--company".into(),
+        "Acme".into(),
+    ];
     bootstrap.extend(data_args.clone());
     let output = sluice(bootstrap).await;
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(output.status.success(), "{label}: {}", String::from_utf8_lossy(&output.stderr));
-    let company = line_value(&stdout, "company:").split(' ').next().expect("id").to_owned();
+    assert!(
+        output.status.success(),
+        "{label}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let company = line_value(&stdout, "company:")
+        .split(' ')
+        .next()
+        .expect("id")
+        .to_owned();
     let token = line_value(&stdout, "api token:").to_owned();
     assert!(token.starts_with("sluice_pat_"), "{stdout}");
     assert!(!line_value(&stdout, "one-time password:").is_empty());
     if label == "SQLite" {
-        assert!(data.join("sluice.db").is_file(), "the SQLite file is created");
-        assert!(data.join("master.key").is_file(), "a master key is generated");
+        assert!(
+            data.join("sluice.db").is_file(),
+            "the SQLite file is created"
+        );
+        assert!(
+            data.join("master.key").is_file(),
+            "a master key is generated"
+        );
     }
 
     let server_log = dir.join(format!("server-{label}.log"));
     let mut serve_args = data_args.clone();
-    serve_args.extend(["--marketplace".to_owned(), marketplace.display().to_string()]);
+    serve_args.extend([
+        "--marketplace".to_owned(),
+        marketplace.display().to_string(),
+    ]);
     let server = serve(&serve_args, &server_log).await;
-    let mut client = Client { http: reqwest::Client::new(), base: server.base.clone(), token, seen: Vec::new() };
+    let mut client = Client {
+        http: reqwest::Client::new(),
+        base: server.base.clone(),
+        token,
+        seen: Vec::new(),
+    };
     let fake = FakeGitHub::start(CANARY).await.expect("fake GitHub");
 
     let market = client.get("/api/marketplace").await;
     assert_eq!(market[0]["name"], "github");
     assert_eq!(market[0]["available"], true);
     let (status, _) = client
-        .call(reqwest::Method::PUT, &format!("/api/companies/{company}/secrets/github-token"), Some(json!({ "value": CANARY })))
+        .call(
+            reqwest::Method::PUT,
+            &format!("/api/companies/{company}/secrets/github-token"),
+            Some(json!({ "value": CANARY })),
+        )
         .await;
     assert_eq!(status, 201, "{label}");
     let (status, install) = client
@@ -209,38 +267,87 @@ async fn scenario(database: &TestDatabase, dir: &Path, marketplace: &Path) {
     assert_eq!(status, 201, "{label}: {install}");
     let install = install["id"].as_str().expect("install").to_owned();
     let (status, check) = client
-        .call(reqwest::Method::POST, &format!("/api/companies/{company}/installs/{install}/check"), None)
+        .call(
+            reqwest::Method::POST,
+            &format!("/api/companies/{company}/installs/{install}/check"),
+            None,
+        )
         .await;
-    assert_eq!((status, &check["ok"]), (200, &json!(true)), "{label}: {check}");
+    assert_eq!(
+        (status, &check["ok"]),
+        (200, &json!(true)),
+        "{label}: {check}"
+    );
 
     let first = client.run(&company, &install).await;
     assert_eq!(first["status"], "succeeded", "{label}: {first}");
     let expected = fake.expected();
-    let total = expected.members + expected.teams + expected.repositories + expected.pull_requests + expected.reviews + expected.commits;
+    let total = expected.members
+        + expected.teams
+        + expected.repositories
+        + expected.pull_requests
+        + expected.reviews
+        + expected.commits;
     assert_eq!(first["records_written"], total, "{label}");
     assert!(first["http_requests"].as_i64().expect("count") > 5);
-    let records = client.all(&format!("/api/companies/{company}/records?install={install}")).await;
+    let records = client
+        .all(&format!(
+            "/api/companies/{company}/records?install={install}"
+        ))
+        .await;
     assert_eq!(records.len(), total, "{label}: every record once");
-    let members = client.all(&format!("/api/companies/{company}/records?stream=members")).await;
+    let members = client
+        .all(&format!("/api/companies/{company}/records?stream=members"))
+        .await;
     assert_eq!(members.len(), expected.members);
-    let logs = client.all(&format!("/api/companies/{company}/logs?run={}", first["id"].as_str().expect("id"))).await;
-    assert!(logs.iter().any(|l| l["source"] == "plugin"), "{label}: the connector's lines are kept");
-    assert!(logs.iter().any(|l| l["source"] == "host" && l["message"].as_str().unwrap_or_default().starts_with("run succeeded")));
+    let logs = client
+        .all(&format!(
+            "/api/companies/{company}/logs?run={}",
+            first["id"].as_str().expect("id")
+        ))
+        .await;
+    assert!(
+        logs.iter().any(|l| l["source"] == "plugin"),
+        "{label}: the connector's lines are kept"
+    );
+    assert!(logs.iter().any(|l| {
+        l["source"] == "host"
+            && l["message"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with("run succeeded")
+    }));
 
     fake.add_activity();
     let second = client.run(&company, &install).await;
     assert_eq!(second["status"], "succeeded", "{label}: {second}");
-    assert_eq!(second["records_written"], 6, "{label}: only what changed (2 pull requests, 2 reviews, 1 commit, 1 repository)");
-    let after_second = client.all(&format!("/api/companies/{company}/records?install={install}")).await;
+    assert_eq!(
+        second["records_written"], 6,
+        "{label}: only what changed (2 pull requests, 2 reviews, 1 commit, 1 repository)"
+    );
+    let after_second = client
+        .all(&format!(
+            "/api/companies/{company}/records?install={install}"
+        ))
+        .await;
     let now = fake.expected();
-    let total_now = now.members + now.teams + now.repositories + now.pull_requests + now.reviews + now.commits;
-    assert_eq!(after_second.len(), total_now, "{label}: new records added, changed ones upserted");
+    let total_now =
+        now.members + now.teams + now.repositories + now.pull_requests + now.reviews + now.commits;
+    assert_eq!(
+        after_second.len(),
+        total_now,
+        "{label}: new records added, changed ones upserted"
+    );
     drop(server);
 
     let mut rotate = vec!["admin".to_owned(), "rotate-keys".to_owned()];
     rotate.extend(data_args.clone());
     let rotated = sluice(rotate).await;
-    assert!(rotated.status.success(), "{label}: {}", String::from_utf8_lossy(&rotated.stderr));
+    assert!(
+        rotated.status.success(),
+        "{label}: {}",
+        String::from_utf8_lossy(&rotated.stderr)
+    );
     assert_eq!(
         String::from_utf8_lossy(&rotated.stdout).trim(),
         "re-wrapped 1 data keys of 1 companies with master key version 2"
@@ -248,19 +355,36 @@ async fn scenario(database: &TestDatabase, dir: &Path, marketplace: &Path) {
     let server = serve(&serve_args, &server_log).await;
     client.base = server.base.clone();
     let third = client.run(&company, &install).await;
-    assert_eq!(third["status"], "succeeded", "{label}: the secret opens after rotation: {third}");
-    let history = client.all(&format!("/api/companies/{company}/runs?install={install}")).await;
+    assert_eq!(
+        third["status"], "succeeded",
+        "{label}: the secret opens after rotation: {third}"
+    );
+    let history = client
+        .all(&format!("/api/companies/{company}/runs?install={install}"))
+        .await;
     assert_eq!(history.len(), 3);
     let audit = client.all(&format!("/api/companies/{company}/audit")).await;
-    assert!(audit.iter().any(|e| e["action"] == "keys.rotate"), "{label}: rotation is audited");
+    assert!(
+        audit.iter().any(|e| e["action"] == "keys.rotate"),
+        "{label}: rotation is audited"
+    );
     drop(server);
 
     for text in &client.seen {
-        assert!(!text.contains(CANARY), "{label}: the canary is in an API answer: {text}");
+        assert!(
+            !text.contains(CANARY),
+            "{label}: the canary is in an API answer: {text}"
+        );
     }
     let log = std::fs::read_to_string(&server_log).expect("server log");
-    assert!(log.contains("sluice is serving"), "{label}: structured logs: {log}");
-    assert!(!log.contains(CANARY), "{label}: the canary is in the server log");
+    assert!(
+        log.contains("sluice is serving"),
+        "{label}: structured logs: {log}"
+    );
+    assert!(
+        !log.contains(CANARY),
+        "{label}: the canary is in the server log"
+    );
     assert_canary_absent_from_database(database, &data).await;
 }
 
@@ -279,16 +403,34 @@ async fn assert_canary_absent_from_database(database: &TestDatabase, data: &Path
         assert!(searched > 0, "the database files were read");
         return;
     }
-    let pool = sqlx::PgPool::connect(&database.url).await.expect("PostgreSQL");
+    let pool = sqlx::PgPool::connect(&database.url)
+        .await
+        .expect("PostgreSQL");
     let mut rows = 0;
-    for table in ["companies", "users", "memberships", "sessions", "api_tokens", "data_keys", "secrets", "installs", "runs", "records", "logs", "audit"] {
+    for table in [
+        "companies",
+        "users",
+        "memberships",
+        "sessions",
+        "api_tokens",
+        "data_keys",
+        "secrets",
+        "installs",
+        "runs",
+        "records",
+        "logs",
+        "audit",
+    ] {
         let texts: Vec<(String,)> = sqlx::query_as(&format!("SELECT t::text FROM {table} t"))
             .fetch_all(&pool)
             .await
             .expect("read a table");
         rows += texts.len();
         for (text,) in texts {
-            assert!(!text.contains(CANARY), "the canary is in {table} in plaintext");
+            assert!(
+                !text.contains(CANARY),
+                "the canary is in {table} in plaintext"
+            );
         }
     }
     assert!(rows > 100, "the tables were read ({rows} rows)");

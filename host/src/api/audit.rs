@@ -21,5 +21,7 @@ pub async fn list(
     caller.role_in(&state, &company, Role::Admin).await?;
     let before = numeric_cursor(page.after.as_deref())?;
     let items = state.store.audit_log(&company, before, page.limit).await?;
-    Ok(axum::Json(Page::new(items, page.limit, |e| e.seq.to_string())))
+    Ok(axum::Json(Page::new(items, page.limit, |e| {
+        e.seq.to_string()
+    })))
 }

@@ -33,7 +33,9 @@ pub async fn list(
             membership.role = token.role;
         }
     }
-    Ok(axum::Json(Page::new(items, page.limit, |m| m.company.id.clone())))
+    Ok(axum::Json(Page::new(items, page.limit, |m| {
+        m.company.id.clone()
+    })))
 }
 
 /// Creates a company with the caller as its owner.
@@ -68,7 +70,12 @@ pub async fn create(
         .await?;
     state
         .store
-        .audit(&company.id, &caller.actor(), "company.create", &company.name)
+        .audit(
+            &company.id,
+            &caller.actor(),
+            "company.create",
+            &company.name,
+        )
         .await?;
     Ok((StatusCode::CREATED, axum::Json(company)))
 }
@@ -84,6 +91,10 @@ pub async fn get(
     ApiPath(company): ApiPath<String>,
 ) -> Result<axum::Json<Company>, ApiError> {
     caller.role_in(&state, &company, Role::Member).await?;
-    let company = state.store.company(&company).await?.ok_or(ApiError::NotFound)?;
+    let company = state
+        .store
+        .company(&company)
+        .await?
+        .ok_or(ApiError::NotFound)?;
     Ok(axum::Json(company))
 }

@@ -99,7 +99,11 @@ async fn checked(
                 return Err(ApiError::Unprocessable(format!(
                     "{field}: `{host}` is not a host the `{}` connector asks for under this configuration; it asks for: {}",
                     manifest.name,
-                    if shown.is_empty() { "no hosts".to_owned() } else { shown.join(", ") }
+                    if shown.is_empty() {
+                        "no hosts".to_owned()
+                    } else {
+                        shown.join(", ")
+                    }
                 )));
             }
         }
@@ -109,7 +113,12 @@ async fn checked(
             return Err(ApiError::Unprocessable(format!(
                 "grants.secrets: the `{}` connector asks for no secret `{requested}`; it asks for: {}",
                 manifest.name,
-                manifest.secrets.keys().cloned().collect::<Vec<_>>().join(", ")
+                manifest
+                    .secrets
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )));
         }
     }
@@ -185,9 +194,11 @@ pub async fn list(
         .installs(&company, page.after.as_deref(), page.limit)
         .await?;
     let items = installs.into_iter().map(|i| view(&state, i)).collect();
-    Ok(axum::Json(Page::new(items, page.limit, |v: &InstallView| {
-        v.install.id.clone()
-    })))
+    Ok(axum::Json(Page::new(
+        items,
+        page.limit,
+        |v: &InstallView| v.install.id.clone(),
+    )))
 }
 
 /// Installs a connector from the marketplace (admins).

@@ -85,5 +85,7 @@ pub async fn list(
         limit: query.limit,
     };
     let items = state.store.logs(&company, &filter).await?;
-    Ok(axum::Json(Page::new(items, query.limit, |l| l.seq.to_string())))
+    Ok(axum::Json(Page::new(items, query.limit, |l| {
+        l.seq.to_string()
+    })))
 }

@@ -13,7 +13,12 @@ pub async fn list(
     _caller: Caller,
 ) -> Result<axum::Json<Vec<Listing>>, ApiError> {
     Ok(axum::Json(
-        state.catalogue.offers().iter().map(|o| o.listing()).collect(),
+        state
+            .catalogue
+            .offers()
+            .iter()
+            .map(|o| o.listing())
+            .collect(),
     ))
 }
 

@@ -52,7 +52,9 @@ pub async fn list(
         .store
         .members(&company, page.after.as_deref(), page.limit)
         .await?;
-    Ok(axum::Json(Page::new(items, page.limit, |m| m.user_id.clone())))
+    Ok(axum::Json(Page::new(items, page.limit, |m| {
+        m.user_id.clone()
+    })))
 }
 
 /// Adds a member (owners only).
@@ -89,10 +91,18 @@ pub async fn add(
             )
         }
     };
-    state.store.add_member(&company, &user.id, body.role).await?;
     state
         .store
-        .audit(&company, &caller.actor(), "member.add", &format!("{} as {}", user.email, body.role.as_str()))
+        .add_member(&company, &user.id, body.role)
+        .await?;
+    state
+        .store
+        .audit(
+            &company,
+            &caller.actor(),
+            "member.add",
+            &format!("{} as {}", user.email, body.role.as_str()),
+        )
         .await?;
     let member = state
         .store
@@ -122,7 +132,11 @@ fn valid_email(email: &str) -> bool {
 
 /// Refuses to leave the company without an owner.
 async fn keep_an_owner(state: &AppState, company: &str, user: &str) -> Result<(), ApiError> {
-    let current = state.store.role_in(company, user).await?.ok_or(ApiError::NotFound)?;
+    let current = state
+        .store
+        .role_in(company, user)
+        .await?
+        .ok_or(ApiError::NotFound)?;
     if current == Role::Owner && state.store.owner_count(company).await? <= 1 {
         return Err(ApiError::Conflict(
             "this is the company's last owner; make someone else an owner first".into(),
@@ -155,9 +169,18 @@ pub async fn update(
     }
     state
         .store
-        .audit(&company, &caller.actor(), "member.role", &format!("{user} to {}", body.role.as_str()))
+        .audit(
+            &company,
+            &caller.actor(),
+            "member.role",
+            &format!("{user} to {}", body.role.as_str()),
+        )
         .await?;
-    let member = state.store.member(&company, &user).await?.ok_or(ApiError::NotFound)?;
+    let member = state
+        .store
+        .member(&company, &user)
+        .await?
+        .ok_or(ApiError::NotFound)?;
     Ok(axum::Json(member))
 }
 

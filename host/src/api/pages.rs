@@ -16,7 +16,11 @@ impl<T> Page<T> {
     pub fn new(items: Vec<T>, limit: Option<i64>, cursor: impl Fn(&T) -> String) -> Self {
         let full = i64::try_from(items.len()).unwrap_or(i64::MAX)
             >= limit.unwrap_or(100).clamp(1, crate::store::MAX_PAGE);
-        let next = if full { items.last().map(&cursor) } else { None };
+        let next = if full {
+            items.last().map(&cursor)
+        } else {
+            None
+        };
         Self { items, next }
     }
 }

@@ -42,5 +42,7 @@ pub async fn list(
         limit: query.limit,
     };
     let items = state.store.records(&company, &filter).await?;
-    Ok(axum::Json(Page::new(items, query.limit, |r| r.seq.to_string())))
+    Ok(axum::Json(Page::new(items, query.limit, |r| {
+        r.seq.to_string()
+    })))
 }

@@ -10,7 +10,14 @@ use super::{ApiError, ApiPath, ApiQuery, AppState, Caller, Page};
 use crate::store::{LogFilter, Role, Run, RunFilter, RunTrigger, StoredLogLine};
 
 /// The run statuses there are.
-const STATUSES: &[&str] = &["queued", "running", "succeeded", "rate_limited", "failed", "cancelled"];
+const STATUSES: &[&str] = &[
+    "queued",
+    "running",
+    "succeeded",
+    "rate_limited",
+    "failed",
+    "cancelled",
+];
 
 /// Which runs to list.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -116,7 +123,11 @@ pub async fn get(
     ApiPath((company, id)): ApiPath<(String, String)>,
 ) -> Result<axum::Json<Run>, ApiError> {
     caller.role_in(&state, &company, Role::Member).await?;
-    let run = state.store.run(&company, &id).await?.ok_or(ApiError::NotFound)?;
+    let run = state
+        .store
+        .run(&company, &id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
     Ok(axum::Json(run))
 }
 
@@ -134,7 +145,11 @@ pub async fn logs(
     ApiQuery(query): ApiQuery<RunLogsQuery>,
 ) -> Result<axum::Json<Page<StoredLogLine>>, ApiError> {
     caller.role_in(&state, &company, Role::Member).await?;
-    state.store.run(&company, &id).await?.ok_or(ApiError::NotFound)?;
+    state
+        .store
+        .run(&company, &id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
     let filter = LogFilter {
         run: Some(id),
         level: query.level.as_deref().map(parse_level).transpose()?,
@@ -144,5 +159,7 @@ pub async fn logs(
         ..LogFilter::default()
     };
     let items = state.store.logs(&company, &filter).await?;
-    Ok(axum::Json(Page::new(items, query.limit, |l| l.seq.to_string())))
+    Ok(axum::Json(Page::new(items, query.limit, |l| {
+        l.seq.to_string()
+    })))
 }

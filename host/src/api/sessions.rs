@@ -165,6 +165,9 @@ pub async fn set_password(
         return Err(ApiError::BadCredentials);
     }
     let hash = hash_password(&body.password).map_err(|e| ApiError::Internal(e.to_string()))?;
-    state.store.set_password(&user.id, Some(&hash), false).await?;
+    state
+        .store
+        .set_password(&user.id, Some(&hash), false)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

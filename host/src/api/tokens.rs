@@ -81,7 +81,10 @@ pub async fn create(
         .store
         .audit(&company, &caller.actor(), "token.create", &token.id)
         .await?;
-    Ok((StatusCode::CREATED, axum::Json(CreatedToken { token, value })))
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(CreatedToken { token, value }),
+    ))
 }
 
 /// Revokes an API token (owners only).

@@ -65,7 +65,12 @@ pub async fn rotate_keys(args: RotateArgs) -> anyhow::Result<()> {
     companies.dedup();
     for company in &companies {
         store
-            .audit(company, "cli", "keys.rotate", &format!("master key version {version}"))
+            .audit(
+                company,
+                "cli",
+                "keys.rotate",
+                &format!("master key version {version}"),
+            )
             .await?;
     }
     store.close().await;

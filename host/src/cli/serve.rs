@@ -34,7 +34,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     tracing::info!(database = ?store.backend(), "database ready");
     let abandoned = store.fail_abandoned_runs().await?;
     if abandoned > 0 {
-        tracing::warn!(runs = abandoned, "runs left unfinished by the last stop are marked failed");
+        tracing::warn!(
+            runs = abandoned,
+            "runs left unfinished by the last stop are marked failed"
+        );
     }
     let vault = Arc::new(args.data.master_keys()?.vault());
     let catalogue = Catalogue::load(&args.marketplace)?;
@@ -49,7 +52,12 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .map(PathBuf::from)
         .map_or_else(|| args.data.data_dir().map(|d| d.join("compiled")), Ok)?;
     let runtime = Runtime::new(Some(&cache), Limits::default())?;
-    let worker = Arc::new(Worker::new(store.clone(), vault.clone(), catalogue.clone(), runtime));
+    let worker = Arc::new(Worker::new(
+        store.clone(),
+        vault.clone(),
+        catalogue.clone(),
+        runtime,
+    ));
     let state = AppState {
         store: store.clone(),
         vault,

@@ -85,11 +85,12 @@ impl Store {
 
     /// The live session whose value hashes to `hash`.
     pub async fn session(&self, hash: &str) -> Result<Option<Session>, StoreError> {
-        let row = sqlx::query("SELECT user_id FROM sessions WHERE token_hash = $1 AND expires_at > $2")
-            .bind(hash)
-            .bind(now_ms())
-            .fetch_optional(&self.pool)
-            .await?;
+        let row =
+            sqlx::query("SELECT user_id FROM sessions WHERE token_hash = $1 AND expires_at > $2")
+                .bind(hash)
+                .bind(now_ms())
+                .fetch_optional(&self.pool)
+                .await?;
         row.map(|row| {
             Ok(Session {
                 user_id: row.try_get("user_id")?,

@@ -213,11 +213,12 @@ impl Store {
 
     /// `user`'s role in `company`, if they are a member.
     pub async fn role_in(&self, company: &str, user: &str) -> Result<Option<Role>, StoreError> {
-        let row = sqlx::query("SELECT role FROM memberships WHERE company_id = $1 AND user_id = $2")
-            .bind(company)
-            .bind(user)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row =
+            sqlx::query("SELECT role FROM memberships WHERE company_id = $1 AND user_id = $2")
+                .bind(company)
+                .bind(user)
+                .fetch_optional(&self.pool)
+                .await?;
         row.as_ref().map(role_of).transpose()
     }
 
@@ -267,11 +268,12 @@ impl Store {
 
     /// The user with `id`.
     pub async fn user(&self, id: &str) -> Result<Option<User>, StoreError> {
-        let row =
-            sqlx::query("SELECT id, email, password_hash, password_one_time FROM users WHERE id = $1")
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?;
+        let row = sqlx::query(
+            "SELECT id, email, password_hash, password_one_time FROM users WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
         row.as_ref().map(user_of).transpose()
     }
 
@@ -325,7 +327,12 @@ impl Store {
     }
 
     /// Makes `user` a member of `company`.
-    pub async fn add_member(&self, company: &str, user: &str, role: Role) -> Result<(), StoreError> {
+    pub async fn add_member(
+        &self,
+        company: &str,
+        user: &str,
+        role: Role,
+    ) -> Result<(), StoreError> {
         let inserted = sqlx::query(
             "INSERT INTO memberships (company_id, user_id, role, created_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (company_id, user_id) DO NOTHING",
@@ -345,7 +352,12 @@ impl Store {
     }
 
     /// Changes a member's role; false when they are not a member.
-    pub async fn set_role(&self, company: &str, user: &str, role: Role) -> Result<bool, StoreError> {
+    pub async fn set_role(
+        &self,
+        company: &str,
+        user: &str,
+        role: Role,
+    ) -> Result<bool, StoreError> {
         let updated =
             sqlx::query("UPDATE memberships SET role = $1 WHERE company_id = $2 AND user_id = $3")
                 .bind(role.as_str())

@@ -175,9 +175,9 @@ impl Store {
         .bind(now_ms())
         .execute(&self.pool)
         .await?;
-        self.run(company, &id).await?.ok_or_else(|| {
-            StoreError::Database(sqlx::Error::RowNotFound)
-        })
+        self.run(company, &id)
+            .await?
+            .ok_or_else(|| StoreError::Database(sqlx::Error::RowNotFound))
     }
 
     /// Marks a queued run as running; false when it is no longer queued.
@@ -232,12 +232,13 @@ impl Store {
         }
         if let Some(state) = state {
             let text = serde_json::to_string(state).unwrap_or_else(|_| "{}".into());
-            let kept = sqlx::query("UPDATE installs SET state = $1 WHERE company_id = $2 AND id = $3")
-                .bind(text)
-                .bind(company)
-                .bind(&run.install_id)
-                .execute(&mut *tx)
-                .await?;
+            let kept =
+                sqlx::query("UPDATE installs SET state = $1 WHERE company_id = $2 AND id = $3")
+                    .bind(text)
+                    .bind(company)
+                    .bind(&run.install_id)
+                    .execute(&mut *tx)
+                    .await?;
             if kept.rows_affected() == 0 {
                 tx.rollback().await?;
                 return Ok(false);

@@ -28,7 +28,9 @@ fn data_key_of(row: &sqlx::any::AnyRow) -> Result<WrappedDataKey, StoreError> {
     let version: i64 = row.try_get("version")?;
     Ok(WrappedDataKey {
         version: u32::try_from(version).map_err(|_| {
-            StoreError::Database(sqlx::Error::Decode("a data key version out of range".into()))
+            StoreError::Database(sqlx::Error::Decode(
+                "a data key version out of range".into(),
+            ))
         })?,
         sealed: row.try_get("wrapped")?,
     })
@@ -80,12 +82,13 @@ impl Store {
         ciphertext: Vec<u8>,
     ) -> Result<bool, StoreError> {
         let now = now_ms();
-        let existed = sqlx::query("SELECT 1 AS one FROM secrets WHERE company_id = $1 AND name = $2")
-            .bind(company)
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await?
-            .is_some();
+        let existed =
+            sqlx::query("SELECT 1 AS one FROM secrets WHERE company_id = $1 AND name = $2")
+                .bind(company)
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await?
+                .is_some();
         sqlx::query(
             "INSERT INTO secrets (company_id, name, ciphertext, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $4) ON CONFLICT (company_id, name) \

@@ -204,7 +204,10 @@ mod tests {
         let company_key = keys.vault().new_data_key("acme", 1).expect("data key");
         let (again, generated) = MasterKeys::load(None, &file).expect("read");
         assert!(!generated);
-        again.vault().rewrap("acme", &company_key).expect("the same key opens it");
+        again
+            .vault()
+            .rewrap("acme", &company_key)
+            .expect("the same key opens it");
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt as _;
