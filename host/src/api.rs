@@ -11,6 +11,7 @@ mod logs;
 mod marketplace;
 mod members;
 mod pages;
+mod people;
 mod records;
 mod runs;
 mod secrets;
@@ -106,6 +107,10 @@ fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(runs::logs))
         .routes(routes!(logs::list))
         .routes(routes!(records::list))
+        .routes(routes!(people::list))
+        .routes(routes!(people::get))
+        .routes(routes!(people::link))
+        .routes(routes!(people::unlink))
         .routes(routes!(audit::list))
         .routes(routes!(openapi_json))
 }

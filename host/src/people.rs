@@ -6,7 +6,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 /// One identity of a person in one system.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Identity {
     /// `github`, `jira`, `slack`, `email`, …
     pub system: String,
@@ -18,16 +18,20 @@ impl Identity {
     /// Whether two identities are the same: logins and email addresses ignore case, as
     /// GitHub and mail do; other ids are exact.
     pub fn same_as(&self, other: &Identity) -> bool {
-        self.system == other.system
-            && match self.system.as_str() {
-                "github" | "email" => self.id.eq_ignore_ascii_case(&other.id),
-                _ => self.id == other.id,
-            }
+        self.system == other.system && self.match_key() == other.match_key()
+    }
+
+    /// The id as identities are compared: lower-cased where the system ignores case.
+    pub fn match_key(&self) -> std::borrow::Cow<'_, str> {
+        match self.system.as_str() {
+            "github" | "email" => self.id.to_lowercase().into(),
+            _ => self.id.as_str().into(),
+        }
     }
 }
 
 /// A person as the directory knows them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Person {
     /// The directory's id for the person.
     pub id: String,
@@ -124,14 +128,21 @@ pub enum AdjustError {
 /// A company's directory built from what connectors observe: identities with the same
 /// verified email are one person. An admin can move an identity to another person or split
 /// it off; identities an admin placed are never moved by later observations.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PeopleBook {
     people: Vec<Person>,
     placed_by_admin: Vec<Identity>,
-    next_id: u64,
 }
 
 impl PeopleBook {
+    /// A directory as it was kept: its people, and the identities an admin placed.
+    pub fn from_parts(people: Vec<Person>, placed_by_admin: Vec<Identity>) -> Self {
+        Self {
+            people,
+            placed_by_admin,
+        }
+    }
+
     /// Everyone in the directory.
     pub fn people(&self) -> &[Person] {
         &self.people
@@ -144,9 +155,8 @@ impl PeopleBook {
     }
 
     fn new_person(&mut self, name: Option<String>, identities: Vec<Identity>) -> usize {
-        self.next_id += 1;
         self.people.push(Person {
-            id: format!("person-{}", self.next_id),
+            id: crate::store::new_id("per"),
             name,
             identities,
         });
@@ -217,7 +227,7 @@ impl PeopleBook {
             .position(|p| p.id == person_id)
             .ok_or_else(|| AdjustError::UnknownPerson(person_id.to_owned()))?;
         self.people[index].identities.push(taken);
-        self.placed_by_admin.push(identity.clone());
+        self.mark_placed(identity);
         Ok(())
     }
 
@@ -227,8 +237,14 @@ impl PeopleBook {
             AdjustError::UnknownIdentity(identity.system.clone(), identity.id.clone())
         })?;
         let index = self.new_person(None, vec![taken]);
-        self.placed_by_admin.push(identity.clone());
+        self.mark_placed(identity);
         Ok(self.people[index].id.clone())
+    }
+
+    fn mark_placed(&mut self, identity: &Identity) {
+        if !self.placed_by_admin(identity) {
+            self.placed_by_admin.push(identity.clone());
+        }
     }
 
     /// Whether an admin placed this identity.

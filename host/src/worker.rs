@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 
 use crate::egress::{Grants, HostPattern};
 use crate::marketplace::{Catalogue, MarketplaceError};
-use crate::people::StaticDirectory;
+use crate::people::{Directory, Observation};
 use crate::runtime::{
     Call, Level, LogLine, LogSink, Plugin, RunContext, RunOutcome, RunStatus, Runtime, Source,
 };
@@ -124,11 +124,7 @@ impl Worker {
     }
 
     /// Everything a run of `install` is given but its log.
-    async fn prepare(
-        &self,
-        company: &str,
-        install: &Install,
-    ) -> Result<(Plugin, SecretSet, Grants, BTreeMap<String, String>), String> {
+    async fn prepare(&self, company: &str, install: &Install) -> Result<Prepared, String> {
         let plugin = self.plugin(install).map_err(|e| e.to_string())?;
         let secrets = self.secrets(company, install).await?;
         let parse = |hosts: &[String]| -> Result<Vec<HostPattern>, String> {
@@ -146,12 +142,23 @@ impl Worker {
             .install_state(company, &install.id)
             .await
             .map_err(|e| internal(&e))?;
-        Ok((plugin, secrets, grants, state))
+        let people = self
+            .store
+            .people_book(company)
+            .await
+            .map_err(|e| internal(&e))?;
+        Ok(Prepared {
+            plugin,
+            secrets,
+            grants,
+            state,
+            people: Arc::new(people),
+        })
     }
 
     /// Runs an install's connection check and reports, keeping nothing.
     pub async fn check(&self, company: &str, install: &Install) -> CheckResult {
-        let (plugin, secrets, grants, state) = match self.prepare(company, install).await {
+        let prepared = match self.prepare(company, install).await {
             Ok(prepared) => prepared,
             Err(error) => {
                 return CheckResult {
@@ -162,22 +169,9 @@ impl Worker {
             }
         };
         let log = Arc::new(CollectedLog::default());
-        let outcome = self
-            .runtime
-            .run(
-                &plugin,
-                Call::Check,
-                RunContext {
-                    config: install.config.clone(),
-                    secrets: secrets.clone(),
-                    grants,
-                    state,
-                    log: log.clone(),
-                    people: Arc::new(StaticDirectory::default()),
-                },
-            )
-            .await;
-        let redactor = secrets.redactor();
+        let redactor = prepared.secrets.redactor();
+        let (plugin, context) = prepared.into_run(install, log.clone());
+        let outcome = self.runtime.run(&plugin, Call::Check, context).await;
         CheckResult {
             ok: outcome.status == RunStatus::Succeeded,
             error: outcome.error.map(|e| redactor.redact(&e.to_string())),
@@ -238,6 +232,24 @@ impl Worker {
             .is_some_and(|handles| handles.iter().any(|h| !h.is_finished()))
     }
 
+    /// Takes the identities a committed run saw into the company's directory.
+    async fn learn_people(&self, company: &str, run: &Run, identities: &[Observation]) {
+        if identities.is_empty() {
+            return;
+        }
+        let learned = self
+            .store
+            .change_people(company, |book| {
+                for observation in identities {
+                    book.observe(observation);
+                }
+            })
+            .await;
+        if let Err(error) = learned {
+            tracing::error!(run = %run.id, %error, "cannot keep the people a run saw");
+        }
+    }
+
     /// Runs and commits one run; every failure ends up in the run's row and log.
     async fn execute(&self, company: &str, install: &Install, run: &Run) {
         match self.store.start_run(company, &run.id).await {
@@ -253,28 +265,15 @@ impl Worker {
             Level::Info,
             format!("run started ({:?})", run.trigger).to_lowercase(),
         );
-        let (finish, records, state) = match self.prepare(company, install).await {
+        let (finish, records, state, identities) = match self.prepare(company, install).await {
             Err(error) => {
                 sink.host(Level::Error, format!("the run could not start: {error}"));
-                (failed(error), Vec::new(), None)
+                (failed(error), Vec::new(), None, Vec::new())
             }
-            Ok((plugin, secrets, grants, state)) => {
-                let redactor = secrets.redactor();
-                let outcome = self
-                    .runtime
-                    .run(
-                        &plugin,
-                        Call::Sync,
-                        RunContext {
-                            config: install.config.clone(),
-                            secrets,
-                            grants,
-                            state,
-                            log: sink.clone(),
-                            people: Arc::new(StaticDirectory::default()),
-                        },
-                    )
-                    .await;
+            Ok(prepared) => {
+                let redactor = prepared.secrets.redactor();
+                let (plugin, context) = prepared.into_run(install, sink.clone());
+                let outcome = self.runtime.run(&plugin, Call::Sync, context).await;
                 let finish = finish_of(&outcome, |text| redactor.redact(text));
                 let level = if outcome.status == RunStatus::Failed {
                     Level::Error
@@ -290,9 +289,14 @@ impl Worker {
                     },
                 );
                 if outcome.keeps_output() {
-                    (finish, outcome.records, Some(outcome.state))
+                    (
+                        finish,
+                        outcome.records,
+                        Some(outcome.state),
+                        outcome.identities,
+                    )
                 } else {
-                    (finish, Vec::new(), None)
+                    (finish, Vec::new(), None, Vec::new())
                 }
             }
         };
@@ -306,7 +310,7 @@ impl Worker {
             .finish_run(company, run, &finish, &records, state.as_ref())
             .await
         {
-            Ok(true) => {}
+            Ok(true) => self.learn_people(company, run, &identities).await,
             Ok(false) => tracing::info!(run = %run.id, "run cancelled; nothing it wrote was kept"),
             Err(error) => {
                 tracing::error!(run = %run.id, %error, "cannot commit a run");
@@ -320,6 +324,30 @@ impl Worker {
                 }
             }
         }
+    }
+}
+
+/// Everything a run of an install is given but its log.
+struct Prepared {
+    plugin: Plugin,
+    secrets: SecretSet,
+    grants: Grants,
+    state: BTreeMap<String, String>,
+    people: Arc<dyn Directory>,
+}
+
+impl Prepared {
+    /// The connector and what its run is given, with `log` for its log lines.
+    fn into_run(self, install: &Install, log: Arc<dyn LogSink>) -> (Plugin, RunContext) {
+        let context = RunContext {
+            config: install.config.clone(),
+            secrets: self.secrets,
+            grants: self.grants,
+            state: self.state,
+            log,
+            people: self.people,
+        };
+        (self.plugin, context)
     }
 }
 

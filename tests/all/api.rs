@@ -7,21 +7,7 @@ use std::collections::BTreeMap;
 use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::harness::{Answer, Harness, databases};
-
-/// Runs `test` once per database.
-macro_rules! on_every_database {
-    ($test:ident) => {{
-        let dir = tempfile::tempdir().expect("tempdir");
-        for database in databases(dir.path()).await {
-            let sub = tempfile::tempdir_in(dir.path()).expect("tempdir");
-            let harness = Harness::start(&database, sub.path()).await;
-            $test(&harness).await;
-            harness.store.close().await;
-            database.drop_schema().await;
-        }
-    }};
-}
+use crate::harness::{Answer, Harness, on_every_database};
 
 fn cookie_of(answer: &Answer) -> String {
     let set = answer
@@ -677,39 +663,113 @@ async fn a_failed_run_keeps_nothing_and_uninstalling_stops_a_running_one() {
     async fn test(h: &Harness) {
         let company = &h.acme.company;
         let owner = Some(h.acme.token.as_str());
-        h.call(Method::PUT, &format!("/api/companies/{company}/secrets/t"), owner, Some(json!({ "value": "v" }))).await;
-        let install = |behaviour: &str| {
-            json!({ "plugin": "hostile", "config": { "behaviour": behaviour }, "grants": { "secrets": { "token": "t" } } })
-        };
-        let flood = h.call(Method::POST, &format!("/api/companies/{company}/installs"), owner, Some(install("record-flood"))).await.json();
+        h.call(
+            Method::PUT,
+            &format!("/api/companies/{company}/secrets/t"),
+            owner,
+            Some(json!({ "value": "v" })),
+        )
+        .await;
+        let install = |behaviour: &str| json!({ "plugin": "hostile", "config": { "behaviour": behaviour }, "grants": { "secrets": { "token": "t" } } });
+        let flood = h
+            .call(
+                Method::POST,
+                &format!("/api/companies/{company}/installs"),
+                owner,
+                Some(install("record-flood")),
+            )
+            .await
+            .json();
         let flood = flood["id"].as_str().expect("install").to_owned();
-        let run = h.call(Method::POST, &format!("/api/companies/{company}/installs/{flood}/runs"), owner, None).await.json();
-        let run = h.finished_run(company, &h.acme.token, run["id"].as_str().expect("run")).await;
+        let run = h
+            .call(
+                Method::POST,
+                &format!("/api/companies/{company}/installs/{flood}/runs"),
+                owner,
+                None,
+            )
+            .await
+            .json();
+        let run = h
+            .finished_run(company, &h.acme.token, run["id"].as_str().expect("run"))
+            .await;
         assert_eq!(run["status"], "failed", "{}: {run}", h.label);
-        assert!(run["error"].as_str().expect("error").starts_with("stopped: "), "{run}");
+        assert!(
+            run["error"]
+                .as_str()
+                .expect("error")
+                .starts_with("stopped: "),
+            "{run}"
+        );
         assert_eq!(run["records_written"], 0);
-        let records = h.get(&format!("/api/companies/{company}/records?install={flood}")).await.json();
-        assert_eq!(records["items"], json!([]), "a failed run commits no record");
-        let errors = h.get(&format!("/api/companies/{company}/logs?run={}&level=error", run["id"].as_str().expect("id"))).await.json();
+        let records = h
+            .get(&format!("/api/companies/{company}/records?install={flood}"))
+            .await
+            .json();
+        assert_eq!(
+            records["items"],
+            json!([]),
+            "a failed run commits no record"
+        );
+        let errors = h
+            .get(&format!(
+                "/api/companies/{company}/logs?run={}&level=error",
+                run["id"].as_str().expect("id")
+            ))
+            .await
+            .json();
         assert_eq!(errors["items"][0]["source"], "host", "{errors}");
 
-        let sleeper = h.call(Method::POST, &format!("/api/companies/{company}/installs"), owner, Some(install("sleep"))).await.json();
+        let sleeper = h
+            .call(
+                Method::POST,
+                &format!("/api/companies/{company}/installs"),
+                owner,
+                Some(install("sleep")),
+            )
+            .await
+            .json();
         let sleeper = sleeper["id"].as_str().expect("install").to_owned();
-        let run = h.call(Method::POST, &format!("/api/companies/{company}/installs/{sleeper}/runs"), owner, None).await.json();
+        let run = h
+            .call(
+                Method::POST,
+                &format!("/api/companies/{company}/installs/{sleeper}/runs"),
+                owner,
+                None,
+            )
+            .await
+            .json();
         let run = run["id"].as_str().expect("run").to_owned();
         for _ in 0..200 {
-            if h.get(&format!("/api/companies/{company}/runs/{run}")).await.json()["status"] == "running" {
+            if h.get(&format!("/api/companies/{company}/runs/{run}"))
+                .await
+                .json()["status"]
+                == "running"
+            {
                 break;
             }
             tokio::time::sleep(std::time::Duration::from_millis(25)).await;
         }
         assert!(h.state.worker.is_running(&sleeper), "the run is going on");
-        let removed = h.call(Method::DELETE, &format!("/api/companies/{company}/installs/{sleeper}"), owner, None).await;
+        let removed = h
+            .call(
+                Method::DELETE,
+                &format!("/api/companies/{company}/installs/{sleeper}"),
+                owner,
+                None,
+            )
+            .await;
         assert_eq!(removed.status, StatusCode::NO_CONTENT);
-        let run = h.get(&format!("/api/companies/{company}/runs/{run}")).await.json();
+        let run = h
+            .get(&format!("/api/companies/{company}/runs/{run}"))
+            .await
+            .json();
         assert_eq!(run["status"], "cancelled", "{run}");
         assert_eq!(run["error"], "the install was removed");
-        assert!(!h.state.worker.is_running(&sleeper), "uninstalling leaves nothing running");
+        assert!(
+            !h.state.worker.is_running(&sleeper),
+            "uninstalling leaves nothing running"
+        );
     }
     on_every_database!(test);
 }
@@ -937,6 +997,10 @@ async fn the_openapi_document_lists_every_route_the_server_answers() {
             "GET /api/companies/{company}/logs",
             "GET /api/companies/{company}/records",
             "GET /api/companies/{company}/audit",
+            "GET /api/companies/{company}/people",
+            "GET /api/companies/{company}/people/{person}",
+            "POST /api/companies/{company}/people/{person}/identities",
+            "DELETE /api/companies/{company}/people/{person}/identities/{system}/{id}",
             "GET /api/openapi.json",
             "GET /healthz",
         ];
@@ -1008,6 +1072,24 @@ async fn another_companys_ids_answer_exactly_like_missing_ones_on_every_route() 
             .await
             .json();
         let token = token["id"].as_str().expect("token").to_owned();
+        h.store
+            .change_people(acme, |book| {
+                book.observe(&sluice::people::Observation {
+                    identity: sluice::people::Identity {
+                        system: "github".into(),
+                        id: "mona".into(),
+                    },
+                    verified_email: None,
+                    name: None,
+                });
+            })
+            .await
+            .expect("a person");
+        let person = h.get(&format!("/api/companies/{acme}/people")).await.json();
+        let person = person["items"][0]["id"]
+            .as_str()
+            .expect("person")
+            .to_owned();
 
         let acme_ids = BTreeMap::from([
             ("company", acme.clone()),
@@ -1016,6 +1098,9 @@ async fn another_companys_ids_answer_exactly_like_missing_ones_on_every_route() 
             ("name", "shared-name".to_owned()),
             ("install", install),
             ("run", run),
+            ("person", person),
+            ("system", "github".to_owned()),
+            ("id", "mona".to_owned()),
         ]);
         let missing_ids = BTreeMap::from([
             ("company", "co_0000000000000000000000000000".to_owned()),
@@ -1024,6 +1109,9 @@ async fn another_companys_ids_answer_exactly_like_missing_ones_on_every_route() 
             ("name", "no-such-secret".to_owned()),
             ("install", "inst_0000000000000000000000000000".to_owned()),
             ("run", "run_0000000000000000000000000000".to_owned()),
+            ("person", "per_0000000000000000000000000000".to_owned()),
+            ("system", "github".to_owned()),
+            ("id", "nobody".to_owned()),
         ]);
         let fill = |path: &str, ids: &BTreeMap<&str, String>, company: Option<&str>| {
             let mut filled = path.to_owned();
@@ -1047,6 +1135,7 @@ async fn another_companys_ids_answer_exactly_like_missing_ones_on_every_route() 
                 ("PUT", "{name}") => Some(json!({ "value": "probe" })),
                 ("POST", "installs") => Some(json!({ "plugin": "trivial" })),
                 ("PATCH", "{install}") => Some(json!({})),
+                ("POST", "identities") => Some(json!({ "system": "slack", "id": "U1" })),
                 _ => None,
             }
         };
@@ -1101,7 +1190,7 @@ async fn another_companys_ids_answer_exactly_like_missing_ones_on_every_route() 
             }
             // Globex's own company with Acme's ids inside it, against missing ids. A secret
             // name is not an id (PUT creates Globex's own secret), so it is left out.
-            let has_inner_id = ["{user}", "{token}", "{install}", "{run}"]
+            let has_inner_id = ["{user}", "{token}", "{install}", "{run}", "{person}"]
                 .iter()
                 .any(|p| path.contains(p))
                 || (path.contains("{name}") && method != Method::PUT);

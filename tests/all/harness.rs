@@ -18,6 +18,21 @@ use sluice::worker::Worker;
 use sluice_tests::guests;
 use tower::ServiceExt as _;
 
+/// Runs `test` once per database.
+macro_rules! on_every_database {
+    ($test:ident) => {{
+        let dir = tempfile::tempdir().expect("tempdir");
+        for database in $crate::harness::databases(dir.path()).await {
+            let sub = tempfile::tempdir_in(dir.path()).expect("tempdir");
+            let harness = $crate::harness::Harness::start(&database, sub.path()).await;
+            $test(&harness).await;
+            harness.store.close().await;
+            database.drop_schema().await;
+        }
+    }};
+}
+pub(crate) use on_every_database;
+
 /// A database for one test.
 pub struct TestDatabase {
     /// Which kind, for messages.
@@ -82,6 +97,7 @@ pub fn marketplace(dir: &Path) -> PathBuf {
         (guests::GITHUB_WASM, guests::GITHUB_MANIFEST),
         (guests::TRIVIAL_WASM, guests::TRIVIAL_MANIFEST),
         (guests::HOSTILE_WASM, guests::HOSTILE_MANIFEST),
+        (guests::PEOPLE_WASM, guests::PEOPLE_MANIFEST),
     ] {
         let bytes = std::fs::read(wasm).expect("a built connector");
         let text = std::fs::read_to_string(manifest).expect("its manifest");

@@ -3,6 +3,7 @@
 mod api;
 mod cli;
 mod copilot;
+mod directory;
 mod egress;
 mod github;
 mod grafana;
