@@ -145,6 +145,21 @@ fn page_size(limit: Option<i64>) -> i64 {
     limit.unwrap_or(100).clamp(1, MAX_PAGE)
 }
 
+/// Appends `rows` tuples of `columns` numbered placeholders, `($1, $2), ($3, $4)`, to a
+/// multi-row `INSERT … VALUES`: one statement per chunk is what makes bulk writes fast.
+fn push_values(sql: &mut String, rows: usize, columns: usize) {
+    use std::fmt::Write as _;
+    for row in 0..rows {
+        sql.push_str(if row == 0 { "(" } else { ", (" });
+        for column in 0..columns {
+            let separator = if column == 0 { "" } else { ", " };
+            // Writing into a String cannot fail.
+            let _ = write!(sql, "{separator}${}", row * columns + column + 1);
+        }
+        sql.push(')');
+    }
+}
+
 /// `text` for a `LIKE … ESCAPE '\'` that finds it anywhere, case-insensitively.
 fn contains_pattern(text: &str) -> String {
     let mut pattern = String::with_capacity(text.len() + 2);
@@ -224,5 +239,12 @@ mod tests {
     #[test]
     fn like_patterns_escape_wildcards() {
         assert_eq!(contains_pattern("50%_Off\\"), "%50\\%\\_off\\\\%");
+    }
+
+    #[test]
+    fn values_are_numbered_row_by_row() {
+        let mut sql = String::from("VALUES ");
+        push_values(&mut sql, 2, 3);
+        assert_eq!(sql, "VALUES ($1, $2, $3), ($4, $5, $6)");
     }
 }

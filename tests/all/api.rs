@@ -779,7 +779,16 @@ async fn bad_input_gets_a_4xx_with_a_json_reason_never_a_500() {
     async fn test(h: &Harness) {
         let company = &h.acme.company;
         let owner = Some(h.acme.token.as_str());
-        let cases: Vec<(Method, String, Option<&str>, Option<&str>, StatusCode, &str)> = vec![
+        /// Method, path, token, raw body, the status and the error code expected.
+        type Case<'a> = (
+            Method,
+            String,
+            Option<&'a str>,
+            Option<&'static str>,
+            StatusCode,
+            &'static str,
+        );
+        let cases: Vec<Case> = vec![
             (
                 Method::POST,
                 format!("/api/companies/{company}/installs"),
@@ -1014,7 +1023,7 @@ async fn the_openapi_document_lists_every_route_the_server_answers() {
         // Every documented path exists in the router: a method it does not answer gets 405
         // there, where a path the router lacks gets 404.
         for (_, path) in &operations {
-            let concrete = path.replace('{', "").replace('}', "");
+            let concrete = path.replace(['{', '}'], "");
             let answer = h
                 .call(Method::TRACE, &concrete, Some(&h.acme.token), None)
                 .await;

@@ -3,7 +3,9 @@
 use serde::Serialize;
 use sqlx::Row as _;
 
-use super::{Arg, Conditions, Store, StoreError, contains_pattern, page_size, rfc3339};
+use super::{
+    Arg, Conditions, Store, StoreError, contains_pattern, page_size, push_values, rfc3339,
+};
 use crate::runtime::{Level, LogLine};
 
 /// A kept log line as the API shows it.
@@ -79,24 +81,7 @@ impl Store {
             let mut sql = String::from(
                 "INSERT INTO logs (company_id, install_id, run_id, logged_at, level, level_rank, source, message, fields) VALUES ",
             );
-            for i in 0..chunk.len() {
-                let b = i * 9;
-                if i > 0 {
-                    sql.push(',');
-                }
-                sql.push_str(&format!(
-                    "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
-                    b + 1,
-                    b + 2,
-                    b + 3,
-                    b + 4,
-                    b + 5,
-                    b + 6,
-                    b + 7,
-                    b + 8,
-                    b + 9
-                ));
-            }
+            push_values(&mut sql, chunk.len(), 9);
             let mut query = sqlx::query(&sql);
             for line in chunk {
                 let time = line

@@ -6,7 +6,10 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use sqlx::Row as _;
 
-use super::{Arg, Conditions, Store, StoreError, new_id, now_ms, page_size, rfc3339, rfc3339_opt};
+use super::{
+    Arg, Conditions, Store, StoreError, new_id, now_ms, page_size, push_values, rfc3339,
+    rfc3339_opt,
+};
 use crate::runtime::EmittedRecord;
 
 /// Rows per multi-row `INSERT` of records: 7 values each stays far below both databases'
@@ -248,22 +251,7 @@ impl Store {
             let mut sql = String::from(
                 "INSERT INTO records (company_id, install_id, stream, record_key, data, run_id, updated_at) VALUES ",
             );
-            for i in 0..chunk.len() {
-                let base = i * 7;
-                if i > 0 {
-                    sql.push(',');
-                }
-                sql.push_str(&format!(
-                    "(${}, ${}, ${}, ${}, ${}, ${}, ${})",
-                    base + 1,
-                    base + 2,
-                    base + 3,
-                    base + 4,
-                    base + 5,
-                    base + 6,
-                    base + 7
-                ));
-            }
+            push_values(&mut sql, chunk.len(), 7);
             sql.push_str(
                 " ON CONFLICT (company_id, install_id, stream, record_key) DO UPDATE SET \
                  data = excluded.data, run_id = excluded.run_id, updated_at = excluded.updated_at",
