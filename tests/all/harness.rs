@@ -236,6 +236,20 @@ impl Harness {
             .await
     }
 
+    /// The actions in a company's audit log, as acme's owner reads them.
+    pub async fn audit_actions(&self, company: &str) -> Vec<String> {
+        let audit = self
+            .get(&format!("/api/companies/{company}/audit"))
+            .await
+            .json();
+        audit["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .filter_map(|e| e["action"].as_str().map(str::to_owned))
+            .collect()
+    }
+
     /// Waits until a run of acme's has finished, and returns it.
     pub async fn finished_run(&self, company: &str, token: &str, run: &str) -> Value {
         for _ in 0..600 {
