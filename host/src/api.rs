@@ -6,6 +6,7 @@ mod audit;
 mod caller;
 mod companies;
 mod error;
+mod hosts;
 mod installs;
 mod logs;
 mod marketplace;
@@ -14,6 +15,7 @@ mod pages;
 mod people;
 mod records;
 mod runs;
+mod schedules;
 mod secrets;
 mod sessions;
 mod tokens;
@@ -31,6 +33,7 @@ pub use error::{ApiError, ApiJson, ApiPath, ApiQuery, ErrorBody};
 pub use pages::{Page, PageQuery};
 
 use crate::marketplace::Catalogue;
+use crate::scheduler::Runs;
 use crate::store::Store;
 use crate::vault::Vault;
 use crate::worker::Worker;
@@ -44,8 +47,10 @@ pub struct AppState {
     pub vault: Arc<Vault>,
     /// What can be installed.
     pub catalogue: Arc<Catalogue>,
-    /// Runs connectors.
+    /// Runs connection checks.
     pub worker: Arc<Worker>,
+    /// The run queue: every run is enqueued, cancelled and read through it.
+    pub runs: Arc<Runs>,
     /// Whether the session cookie is marked `Secure` (the server is behind HTTPS).
     pub secure_cookies: bool,
 }
@@ -101,9 +106,11 @@ fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(installs::list, installs::create))
         .routes(routes!(installs::get, installs::update, installs::remove))
         .routes(routes!(installs::check))
+        .routes(routes!(schedules::get, schedules::put, schedules::delete))
         .routes(routes!(runs::start))
         .routes(routes!(runs::list))
         .routes(routes!(runs::get))
+        .routes(routes!(runs::cancel))
         .routes(routes!(runs::logs))
         .routes(routes!(logs::list))
         .routes(routes!(records::list))
@@ -112,6 +119,7 @@ fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(people::link))
         .routes(routes!(people::unlink))
         .routes(routes!(audit::list))
+        .routes(routes!(hosts::list))
         .routes(routes!(openapi_json))
 }
 

@@ -1,11 +1,12 @@
 //! Sluice: a multi-tenant host that runs data connectors as sandboxed WebAssembly
 //! components.
 //!
-//! One module per concern (see `DESIGN.md` §2): [`runtime`] runs components, [`egress`] is
-//! their only way out, [`manifest`] reads what a connector asks for, [`secrets`] keeps
-//! secret values out of every log line, [`vault`] encrypts stored secrets, [`store`] holds
-//! all SQL, [`marketplace`] is the catalogue, [`worker`] runs installs, [`api`] is the REST
-//! API, [`access`] the credentials, and [`cli`] is the `sluice` command.
+//! One module per concern (ARCHITECTURE.md draws the map): [`runtime`] runs components,
+//! [`egress`] is their only way out, [`manifest`] reads what a connector asks for,
+//! [`secrets`] keeps secret values out of every log line, [`vault`] encrypts stored
+//! secrets, [`store`] holds all SQL, [`marketplace`] is the catalogue, [`scheduler`] is the
+//! run queue and the schedules, [`worker`] runs one run, [`api`] is the REST API,
+//! [`access`] the credentials, and [`cli`] is the `sluice` command.
 
 pub mod access;
 pub mod api;
@@ -16,6 +17,7 @@ pub mod marketplace;
 pub mod onboarding;
 pub mod people;
 pub mod runtime;
+pub mod scheduler;
 pub mod secrets;
 pub mod store;
 pub mod vault;

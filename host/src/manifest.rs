@@ -54,7 +54,8 @@ pub struct Manifest {
     pub api_version: String,
     /// One paragraph for the marketplace.
     pub description: String,
-    /// When it runs if the admin sets nothing else: a five-field cron expression.
+    /// When a new install runs unless its admin sets another schedule: a cron expression
+    /// (5 fields, or 6 with seconds first), read in UTC.
     #[serde(default)]
     pub default_schedule: Option<String>,
     /// Hosts it asks to reach: `host`, `host:port`, `*.domain`, or `{config.FIELD}` for the
@@ -137,6 +138,11 @@ impl Manifest {
                 self.api_version,
                 SUPPORTED_API_VERSIONS.join(", ")
             ));
+        }
+        if let Some(cron) = &self.default_schedule
+            && let Err(error) = crate::scheduler::parse_cron(cron)
+        {
+            return invalid(format!("default_schedule: {}", error.message));
         }
         let mut names = BTreeSet::new();
         for stream in &self.streams {

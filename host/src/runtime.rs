@@ -305,6 +305,7 @@ impl Runtime {
         stdout.finish();
         stderr.finish();
         let state = store.data_mut();
+        let mut retry_after = None;
         let (status, error, note) = match result {
             Err(_elapsed) => (
                 RunStatus::Failed,
@@ -326,6 +327,9 @@ impl Runtime {
             }
             Ok(Ok(Ok(note))) => (RunStatus::Succeeded, None, note),
             Ok(Ok(Err(error))) => {
+                if let types::ConnectorError::RateLimited(seconds) = &error {
+                    retry_after = Some(Duration::from_secs(u64::from(*seconds)));
+                }
                 let (kind, message) = connector_error(error);
                 let status = if kind == ConnectorErrorKind::RateLimited {
                     RunStatus::RateLimited
@@ -362,6 +366,7 @@ impl Runtime {
                 records_by_stream: std::mem::take(&mut state.records_by_stream),
                 log_lines,
                 dropped_log_lines,
+                retry_after,
             },
         }
     }

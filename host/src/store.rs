@@ -8,16 +8,20 @@
 mod access;
 mod audit;
 mod companies;
+mod hosts;
 mod installs;
 mod logs;
 mod people;
+mod queue;
 mod records;
 mod runs;
+mod schedules;
 mod secrets;
 mod time;
 
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use aes_gcm::aead::OsRng;
 use aes_gcm::aead::rand_core::RngCore as _;
@@ -27,11 +31,14 @@ use sqlx::{AnyPool, Executor as _};
 pub use access::{ApiToken, Session, TokenGrant};
 pub use audit::AuditEntry;
 pub use companies::{Company, Member, Membership, Role, User};
+pub use hosts::HostInfo;
 pub use installs::{Install, InstallGrants, NewInstall};
 pub use logs::{LogFilter, StoredLogLine};
 pub use people::PeopleFilter;
+pub use queue::{Claim, Reclaimed};
 pub use records::{RecordFilter, StoredRecord};
-pub use runs::{Run, RunFilter, RunFinish, RunTrigger};
+pub use runs::{NewRun, Run, RunCall, RunFilter, RunFinish, RunTrigger};
+pub use schedules::StoredSchedule;
 pub use secrets::SecretInfo;
 pub use time::{format_ms, now_ms, parse_rfc3339, rfc3339, rfc3339_opt};
 
@@ -66,6 +73,9 @@ pub enum Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// SQLite has one writer: the run path's writes queue here rather than in SQLite's
+    /// busy handler, which sleeps in steps of milliseconds and so sets the start delay.
+    writer: Option<Arc<tokio::sync::Mutex<()>>>,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
@@ -115,12 +125,36 @@ impl Store {
             Backend::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
             Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
         }
-        Ok(Self { pool, backend })
+        let writer = (backend == Backend::Sqlite).then(Arc::default);
+        Ok(Self {
+            pool,
+            backend,
+            writer,
+        })
+    }
+
+    /// Waits for SQLite's one writer slot (nothing to wait for on PostgreSQL); holding
+    /// the guard is holding the slot.
+    async fn writer(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match &self.writer {
+            Some(writer) => Some(writer.lock().await),
+            None => None,
+        }
     }
 
     /// The URL of an SQLite file at `path`, created if missing.
     pub fn sqlite_url(path: &Path) -> String {
         format!("sqlite://{}?mode=rwc", path.display())
+    }
+
+    /// The file of an SQLite URL (`sqlite://PATH?…` or `sqlite:PATH`); none for other URLs
+    /// and for in-memory databases.
+    pub fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+        let rest = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))?;
+        let path = rest.split('?').next().unwrap_or_default();
+        (!path.is_empty() && path != ":memory:").then(|| std::path::PathBuf::from(path))
     }
 
     /// Which database this is.
@@ -234,6 +268,16 @@ mod tests {
         let b = new_id("run");
         assert!(a.starts_with("run_") && a.len() == 4 + 28, "{a}");
         assert!(a < b, "{a} then {b}");
+    }
+
+    #[test]
+    fn sqlite_urls_name_their_file() {
+        assert_eq!(
+            Store::sqlite_file("sqlite:///var/lib/sluice/sluice.db?mode=rwc"),
+            Some("/var/lib/sluice/sluice.db".into())
+        );
+        assert_eq!(Store::sqlite_file("sqlite::memory:"), None);
+        assert_eq!(Store::sqlite_file("postgres://db/sluice"), None);
     }
 
     #[test]

@@ -12,6 +12,7 @@ use sluice::api::{AppState, app};
 use sluice::marketplace::Catalogue;
 use sluice::onboarding::onboard;
 use sluice::runtime::{Limits, Runtime};
+use sluice::scheduler::{QueueSettings, Runs, Scheduler};
 use sluice::store::Store;
 use sluice::vault::{SecretKey, Vault};
 use sluice::worker::Worker;
@@ -26,7 +27,7 @@ macro_rules! on_every_database {
             let sub = tempfile::tempdir_in(dir.path()).expect("tempdir");
             let harness = $crate::harness::Harness::start(&database, sub.path()).await;
             $test(&harness).await;
-            harness.store.close().await;
+            harness.stop().await;
             database.drop_schema().await;
         }
     }};
@@ -123,6 +124,8 @@ pub struct Harness {
     pub acme: Tenant,
     pub globex: Tenant,
     pub marketplace: PathBuf,
+    /// This host's loops over the queue.
+    pub scheduler: Scheduler,
 }
 
 /// An answer: status, headers and body.
@@ -144,7 +147,18 @@ impl Answer {
 }
 
 impl Harness {
+    /// A server whose host works the queue but leaves schedules alone, so a connector's
+    /// default schedule never adds a run to a test.
     pub async fn start(database: &TestDatabase, dir: &Path) -> Harness {
+        let settings = QueueSettings {
+            schedules: false,
+            ..QueueSettings::default()
+        };
+        Self::start_with(database, dir, settings).await
+    }
+
+    /// A server whose host works the queue with `settings`.
+    pub async fn start_with(database: &TestDatabase, dir: &Path, settings: QueueSettings) -> Harness {
         let store = Store::open(&database.url).await.expect("open the store");
         let vault = Arc::new(Vault::new(1, SecretKey::generate()));
         let marketplace = marketplace(dir);
@@ -157,11 +171,19 @@ impl Harness {
             catalogue.clone(),
             runtime,
         ));
+        let host = sluice::store::new_id("host");
+        store
+            .register_host(&host, "test-harness")
+            .await
+            .expect("register the host");
+        let runs = Runs::new(store.clone(), host, settings);
+        let scheduler = Scheduler::start(runs.clone(), worker.clone());
         let state = AppState {
             store: store.clone(),
             vault: vault.clone(),
             catalogue,
             worker,
+            runs,
             secure_cookies: false,
         };
         let mut tenants = Vec::new();
@@ -186,7 +208,17 @@ impl Harness {
             acme,
             globex,
             marketplace,
+            scheduler,
         }
+    }
+
+    /// Stops the host's loops, handing back what runs, and closes the store.
+    pub async fn stop(self) {
+        self.scheduler
+            .shutdown(std::time::Duration::from_secs(5))
+            .await
+            .expect("the host stops");
+        self.store.close().await;
     }
 
     /// Sends a request to the router.

@@ -10,7 +10,7 @@
 use std::time::{Duration, Instant, SystemTime};
 
 use sluice::runtime::{EmittedRecord, Level, LogLine, Source};
-use sluice::store::{InstallGrants, NewInstall, RunFinish, RunTrigger, Store};
+use sluice::store::{Claim, InstallGrants, NewInstall, NewRun, Run, RunCall, RunFinish, RunTrigger, Store};
 use sluice::vault::{SecretKey, Vault};
 use sqlx::Executor as _;
 
@@ -123,6 +123,7 @@ async fn measure(label: &str, url: &str) -> anyhow::Result<()> {
         status: "succeeded",
         error: None,
         note: None,
+        start_delay_ms: None,
         http_requests: 0,
         peak_memory_bytes: 0,
         log_lines: 0,
@@ -131,14 +132,11 @@ async fn measure(label: &str, url: &str) -> anyhow::Result<()> {
     let records = records();
     let mut commit = Vec::new();
     for _ in 0..2 {
-        let run = store
-            .create_run(&company, &install.id, "github", RunTrigger::Manual)
-            .await?;
-        anyhow::ensure!(store.start_run(&company, &run.id).await?, "run not started");
+        let run = claimed_run(&store, &company, &install.id).await?;
         let start = Instant::now();
         anyhow::ensure!(
             store
-                .finish_run(&company, &run, &finish, &records, Some(&Default::default()))
+                .finish_run(&run, &finish, &records, Some(&Default::default()), None)
                 .await?,
             "run not committed"
         );
@@ -161,9 +159,7 @@ async fn measure(label: &str, url: &str) -> anyhow::Result<()> {
     let record_floor = floor(url, "bench_record_floor", &record_rows).await?;
 
     let lines = log_lines();
-    let run = store
-        .create_run(&company, &install.id, "github", RunTrigger::Manual)
-        .await?;
+    let run = claimed_run(&store, &company, &install.id).await?;
     let start = Instant::now();
     for batch in lines.chunks(LOG_BATCH) {
         store
@@ -239,4 +235,31 @@ fn main() -> anyhow::Result<()> {
         }
         Ok(())
     })
+}
+
+/// A run of `install`, enqueued and claimed by a bench host, ready to commit.
+async fn claimed_run(store: &Store, company: &str, install: &str) -> anyhow::Result<Run> {
+    let new = NewRun {
+        install_id: install.to_owned(),
+        plugin: "github".into(),
+        trigger: RunTrigger::Manual,
+        call: RunCall::Sync,
+        due_at: sluice::store::now_ms(),
+        scheduled_for: None,
+        attempt: 1,
+        max_attempts: 1,
+        retry_of: None,
+    };
+    store.enqueue_run(company, &new).await?;
+    let claim = Claim {
+        host: "bench",
+        limit: 1,
+        per_company: 1,
+        lease_ms: 60_000,
+    };
+    store
+        .claim_runs(&claim)
+        .await?
+        .pop()
+        .ok_or_else(|| anyhow::anyhow!("the enqueued run was not claimed"))
 }

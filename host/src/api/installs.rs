@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::{ApiError, ApiJson, ApiPath, ApiQuery, AppState, Caller, Page, PageQuery};
 use crate::egress::HostPattern;
 use crate::marketplace::{MarketplaceError, Offer};
+use crate::scheduler::{Overlap, Schedule};
 use crate::store::{Install, InstallGrants, NewInstall, Role};
 use crate::worker::CheckResult;
 
@@ -56,6 +57,10 @@ pub struct InstallView {
     /// The secrets it asks for, with what each is for.
     pub requested_secrets: std::collections::BTreeMap<String, String>,
 }
+
+/// A default schedule spreads its installs' runs over the minute after each slot, so a
+/// thousand installs of one connector do not all start in the same millisecond.
+const DEFAULT_SCHEDULE_JITTER: std::time::Duration = std::time::Duration::from_secs(60);
 
 fn empty_object() -> serde_json::Value {
     serde_json::json!({})
@@ -168,6 +173,33 @@ fn view(state: &AppState, install: Install) -> InstallView {
     }
 }
 
+/// Gives a new install its connector's `default_schedule`, read in UTC.
+async fn default_schedule(
+    state: &AppState,
+    company: &str,
+    install: &str,
+    offer: &Offer,
+) -> Result<(), ApiError> {
+    let Some(cron) = &offer.manifest.default_schedule else {
+        return Ok(());
+    };
+    let schedule = Schedule::new(
+        Some(cron),
+        None,
+        "UTC",
+        true,
+        Overlap::Skip,
+        DEFAULT_SCHEDULE_JITTER,
+    )
+    .map_err(|e| ApiError::Unprocessable(format!("the connector's default_schedule: {e}")))?;
+    state
+        .store
+        .put_schedule(&super::schedules::stored(company, install, &schedule, "UTC"))
+        .await?;
+    state.runs.schedules_changed();
+    Ok(())
+}
+
 /// The install `id` of `company`, or the 404 a missing one gets.
 pub(super) async fn find(state: &AppState, company: &str, id: &str) -> Result<Install, ApiError> {
     state
@@ -201,7 +233,8 @@ pub async fn list(
     )))
 }
 
-/// Installs a connector from the marketplace (admins).
+/// Installs a connector from the marketplace (admins); it gets the connector's default
+/// schedule, if it has one.
 #[utoipa::path(post, path = "/api/companies/{company}/installs", tag = "installs",
     params(("company" = String, Path, description = "The company's id")),
     request_body = InstallRequest,
@@ -224,6 +257,7 @@ pub async fn create(
     offer.artifact_bytes().map_err(unprocessable)?;
     let new = checked(&state, &company, offer, body.config, body.grants).await?;
     let install = state.store.create_install(&company, new).await?;
+    default_schedule(&state, &company, &install.id, offer).await?;
     state
         .store
         .audit(
@@ -309,7 +343,7 @@ pub async fn remove(
 ) -> Result<StatusCode, ApiError> {
     caller.role_in(&state, &company, Role::Admin).await?;
     find(&state, &company, &id).await?;
-    state.worker.cancel_install(&company, &id).await?;
+    state.runs.cancel_install(&company, &id).await?;
     if !state.store.delete_install(&company, &id).await? {
         return Err(ApiError::NotFound);
     }

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use super::logs::parse_level;
 use super::pages::numeric_cursor;
 use super::{ApiError, ApiPath, ApiQuery, AppState, Caller, Page};
-use crate::store::{LogFilter, Role, Run, RunFilter, RunTrigger, StoredLogLine};
+use crate::store::{LogFilter, Role, Run, RunCall, RunFilter, RunTrigger, StoredLogLine};
 
 /// The run statuses there are.
 const STATUSES: &[&str] = &[
@@ -49,7 +49,7 @@ pub struct RunLogsQuery {
     pub limit: Option<i64>,
 }
 
-/// Starts a run of an install now (admins); it runs in the background.
+/// Queues a run of an install, due now (admins); a host of the server claims it.
 #[utoipa::path(post, path = "/api/companies/{company}/installs/{install}/runs", tag = "runs",
     params(("company" = String, Path, description = "The company's id"),
            ("install" = String, Path, description = "The install's id")),
@@ -64,10 +64,9 @@ pub async fn start(
     caller.role_in(&state, &company, Role::Admin).await?;
     let install = super::installs::find(&state, &company, &id).await?;
     let run = state
-        .worker
-        .start_run(&company, &install, RunTrigger::Manual)
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+        .runs
+        .enqueue(&company, &install, RunTrigger::Manual, RunCall::Sync)
+        .await?;
     state
         .store
         .audit(&company, &caller.actor(), "run.start", &run.id)
@@ -126,6 +125,44 @@ pub async fn get(
     let run = state
         .store
         .run(&company, &id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(axum::Json(run))
+}
+
+/// Cancels a queued or running run, on whichever host it runs (admins); nothing it wrote
+/// is kept.
+#[utoipa::path(post, path = "/api/companies/{company}/runs/{run}/cancel", tag = "runs",
+    params(("company" = String, Path, description = "The company's id"),
+           ("run" = String, Path, description = "The run's id")),
+    responses((status = 200, description = "Cancelled", body = Run),
+              (status = 403, description = "Not an admin", body = super::ErrorBody),
+              (status = 404, description = "No such run", body = super::ErrorBody),
+              (status = 409, description = "The run has already ended", body = super::ErrorBody)))]
+pub async fn cancel(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath((company, id)): ApiPath<(String, String)>,
+) -> Result<axum::Json<Run>, ApiError> {
+    caller.role_in(&state, &company, Role::Admin).await?;
+    let run = state
+        .runs
+        .status(&company, &id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    if !state.runs.cancel(&company, &id, &caller.actor()).await? {
+        return Err(ApiError::Conflict(format!(
+            "the run has already ended ({})",
+            run.status
+        )));
+    }
+    state
+        .store
+        .audit(&company, &caller.actor(), "run.cancel", &id)
+        .await?;
+    let run = state
+        .runs
+        .status(&company, &id)
         .await?
         .ok_or(ApiError::NotFound)?;
     Ok(axum::Json(run))

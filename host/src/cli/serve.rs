@@ -1,8 +1,9 @@
-//! `sluice serve`: the server.
+//! `sluice serve`: the server — the REST API and this host's share of the run queue.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
 
@@ -10,6 +11,8 @@ use super::setup::DataArgs;
 use crate::api::{AppState, app};
 use crate::marketplace::Catalogue;
 use crate::runtime::{Limits, Runtime};
+use crate::scheduler::{QueueSettings, RetryPolicy, Runs, Scheduler, SqliteHostLock, host_name};
+use crate::store::{Store, new_id};
 use crate::worker::Worker;
 
 /// Options of `sluice serve`.
@@ -24,21 +27,45 @@ pub struct ServeArgs {
     /// Mark the session cookie `Secure`: set it when users reach the server over HTTPS.
     #[arg(long, env = "SLUICE_SECURE_COOKIES")]
     secure_cookies: bool,
+    /// On SIGTERM or Ctrl-C, how long running runs get to finish before they are stopped
+    /// and handed back to the queue.
+    #[arg(long, env = "SLUICE_SHUTDOWN_GRACE", default_value = "30s", value_parser = humantime::parse_duration)]
+    shutdown_grace: Duration,
+    /// How long a claimed run is held without renewal: when a host dies, its runs are
+    /// taken back this long after its last renewal.
+    #[arg(long, env = "SLUICE_RUN_LEASE", default_value = "30s", value_parser = humantime::parse_duration)]
+    run_lease: Duration,
+    /// Runs this host runs at once.
+    #[arg(long, env = "SLUICE_CONCURRENCY", default_value_t = 16)]
+    concurrency: usize,
+    /// Runs one company may have running at once, across all hosts.
+    #[arg(long, env = "SLUICE_COMPANY_CONCURRENCY", default_value_t = 4)]
+    company_concurrency: usize,
+    /// Attempts a run gets when it fails with an error worth retrying (or its host dies).
+    #[arg(long, env = "SLUICE_MAX_ATTEMPTS", default_value_t = 3)]
+    max_attempts: u32,
+    /// The wait before a failed run's second attempt; it doubles with each attempt.
+    #[arg(long, env = "SLUICE_RETRY_BACKOFF", default_value = "30s", value_parser = humantime::parse_duration)]
+    retry_backoff: Duration,
     #[command(flatten)]
     data: DataArgs,
 }
 
-/// Serves until interrupted.
+/// Serves until SIGTERM or Ctrl-C, then stops as the grace period allows.
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let store = args.data.store().await?;
-    tracing::info!(database = ?store.backend(), "database ready");
-    let abandoned = store.fail_abandoned_runs().await?;
-    if abandoned > 0 {
-        tracing::warn!(
-            runs = abandoned,
-            "runs left unfinished by the last stop are marked failed"
-        );
+    if args.concurrency == 0 || args.company_concurrency == 0 || args.max_attempts == 0 {
+        anyhow::bail!("--concurrency, --company-concurrency and --max-attempts must be at least 1");
     }
+    let host = new_id("host");
+    let name = host_name();
+    let url = args.data.database_url()?;
+    // SQLite has one writer: one host per file, refused before anything is opened.
+    let _lock = Store::sqlite_file(&url)
+        .map(|file| SqliteHostLock::acquire(&file, &format!("host {host} on {name}")))
+        .transpose()?;
+    let store = args.data.store().await?;
+    tracing::info!(database = ?store.backend(), %host, "database ready");
+    store.register_host(&host, &name).await?;
     let vault = Arc::new(args.data.master_keys()?.vault());
     let catalogue = Catalogue::load(&args.marketplace)?;
     if catalogue.offers().is_empty() {
@@ -58,28 +85,75 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         catalogue.clone(),
         runtime,
     ));
+    let settings = QueueSettings {
+        lease: args.run_lease,
+        concurrency: args.concurrency,
+        per_company: args.company_concurrency,
+        retry: RetryPolicy {
+            max_attempts: i64::from(args.max_attempts),
+            base: args.retry_backoff,
+            ..RetryPolicy::default()
+        },
+        ..QueueSettings::default()
+    };
+    let runs = Runs::new(store.clone(), host.clone(), settings);
+    let scheduler = Scheduler::start(runs.clone(), worker.clone());
     let state = AppState {
         store: store.clone(),
         vault,
         catalogue,
         worker,
+        runs,
         secure_cookies: args.secure_cookies,
     };
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let address = listener.local_addr().unwrap_or(args.listen);
-    tracing::info!(%address, "sluice is serving");
+    tracing::info!(%address, %host, "sluice is serving");
     let router = app(state).layer(axum::middleware::from_fn(log_request));
-    axum::serve(listener, router)
-        .with_graceful_shutdown(async {
-            // An error here means no signal handler; then the server runs until killed.
-            let _ = tokio::signal::ctrl_c().await;
-        })
+    let (stop_serving, serving_stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async {
+                let _ = serving_stopped.await;
+            })
+            .await
+    });
+    stop_signal().await;
+    tracing::info!(
+        grace = %humantime::format_duration(args.shutdown_grace),
+        "stopping: no new runs are claimed; running runs get the grace period to finish"
+    );
+    let handed_back = scheduler.shutdown(args.shutdown_grace).await?;
+    if handed_back > 0 {
+        tracing::warn!(runs = handed_back, "runs handed back to the queue for another host or the next start");
+    }
+    let _ = stop_serving.send(());
+    server
         .await
+        .context("the server task failed")?
         .context("the server stopped")?;
     store.close().await;
+    tracing::info!("stopped");
     Ok(())
+}
+
+/// Resolves on SIGTERM or Ctrl-C. Without signal handlers it never resolves, and the
+/// host runs until killed.
+async fn stop_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+    }
 }
 
 /// One structured log line per request: method, path (never the query, which may carry

@@ -44,12 +44,17 @@ impl DataArgs {
         Ok(dir)
     }
 
-    /// The database, migrated.
-    pub async fn store(&self) -> anyhow::Result<Store> {
-        let url = match &self.database_url {
+    /// The database's URL: the one given, or the SQLite file in the data folder.
+    pub fn database_url(&self) -> anyhow::Result<String> {
+        Ok(match &self.database_url {
             Some(url) => url.clone(),
             None => Store::sqlite_url(&self.data_dir()?.join("sluice.db")),
-        };
+        })
+    }
+
+    /// The database, migrated.
+    pub async fn store(&self) -> anyhow::Result<Store> {
+        let url = self.database_url()?;
         let shown = url.split('@').next_back().unwrap_or_default().to_owned();
         Store::open(&url)
             .await

@@ -114,6 +114,8 @@ pub struct RunStats {
     pub log_lines: u64,
     /// Log lines dropped over the run's budget.
     pub dropped_log_lines: u64,
+    /// How long the service asked to wait, when the run ended rate-limited.
+    pub retry_after: Option<Duration>,
 }
 
 /// Everything a run produced. The caller commits records and state together, and only

@@ -177,7 +177,7 @@ impl Store {
         Ok(updated.rows_affected() > 0)
     }
 
-    /// Uninstalls: the install, its records and its state go; its runs and logs stay as
+    /// Uninstalls: the install, its records, its state and its schedule go; its runs and logs stay as
     /// history. False when there was no such install.
     pub async fn delete_install(&self, company: &str, id: &str) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
@@ -187,6 +187,11 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         sqlx::query("DELETE FROM records WHERE company_id = $1 AND install_id = $2")
+            .bind(company)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM schedules WHERE company_id = $1 AND install_id = $2")
             .bind(company)
             .bind(id)
             .execute(&mut *tx)

@@ -77,6 +77,7 @@ impl Store {
         run: &str,
         lines: &[LogLine],
     ) -> Result<(), StoreError> {
+        let _writer = self.writer().await;
         for chunk in lines.chunks(LINES_PER_STATEMENT) {
             let mut sql = String::from(
                 "INSERT INTO logs (company_id, install_id, run_id, logged_at, level, level_rank, source, message, fields) VALUES ",

@@ -18,21 +18,28 @@ const RECORDS_PER_STATEMENT: usize = 500;
 
 /// What started a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub enum RunTrigger {
     /// Someone started it by hand.
     Manual,
     /// Its schedule was due.
     Schedule,
+    /// Its schedule was missed while no host ran; one run stands for every missed slot.
+    CatchUp,
+    /// An earlier attempt failed with an error worth retrying.
+    Retry,
     /// A webhook or interaction.
     Webhook,
 }
 
 impl RunTrigger {
-    fn as_str(self) -> &'static str {
+    /// The trigger as stored.
+    pub fn as_str(self) -> &'static str {
         match self {
             Self::Manual => "manual",
             Self::Schedule => "schedule",
+            Self::CatchUp => "catch_up",
+            Self::Retry => "retry",
             Self::Webhook => "webhook",
         }
     }
@@ -40,10 +47,26 @@ impl RunTrigger {
     fn parse(text: &str) -> Self {
         match text {
             "schedule" => Self::Schedule,
+            "catch_up" => Self::CatchUp,
+            "retry" => Self::Retry,
             "webhook" => Self::Webhook,
             _ => Self::Manual,
         }
     }
+}
+
+/// What a run calls on its connector.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunCall {
+    /// A sync.
+    Sync,
+    /// An event: its kind (`<service>.<type>`) and its payload as JSON text.
+    Event {
+        /// `<service>.<type>`.
+        kind: String,
+        /// The payload.
+        json: String,
+    },
 }
 
 /// A run as its history shows it.
@@ -51,6 +74,8 @@ impl RunTrigger {
 pub struct Run {
     /// Its id.
     pub id: String,
+    /// The company it belongs to.
+    pub company_id: String,
     /// The install it ran.
     pub install_id: String,
     /// The connector.
@@ -59,18 +84,39 @@ pub struct Run {
     pub trigger: RunTrigger,
     /// `queued`, `running`, `succeeded`, `rate_limited`, `failed` or `cancelled`.
     pub status: String,
+    /// Which attempt this is, from 1.
+    pub attempt: i64,
+    /// How many attempts it gets before it stays failed.
+    pub max_attempts: i64,
     /// When it was asked for.
     #[serde(serialize_with = "rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub created_at: i64,
-    /// When it started.
+    /// When it may start: now for a manual run, the slot (plus jitter) for a scheduled
+    /// one, the end of the backoff for a retry.
+    #[serde(serialize_with = "rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub due_at: i64,
+    /// The schedule slot it stands for, when its schedule started it.
+    #[serde(serialize_with = "rfc3339_opt")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub scheduled_for: Option<i64>,
+    /// The host that claimed it last.
+    pub claimed_by: Option<String>,
+    /// When a host claimed it.
     #[serde(serialize_with = "rfc3339_opt")]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub started_at: Option<i64>,
+    /// From its due time to the connector's entry, in milliseconds.
+    pub start_delay_ms: Option<i64>,
     /// When it ended.
     #[serde(serialize_with = "rfc3339_opt")]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub finished_at: Option<i64>,
+    /// The run this one retries.
+    pub retry_of: Option<String>,
+    /// The event it handles, when it handles one (`<service>.<type>`).
+    pub event_kind: Option<String>,
     /// Records it wrote.
     pub records_written: i64,
     /// Outbound HTTP requests it made.
@@ -87,6 +133,29 @@ pub struct Run {
     pub note: Option<String>,
 }
 
+/// A run to put in the queue.
+#[derive(Debug, Clone)]
+pub struct NewRun {
+    /// The install to run.
+    pub install_id: String,
+    /// Its connector.
+    pub plugin: String,
+    /// What starts it.
+    pub trigger: RunTrigger,
+    /// What it calls.
+    pub call: RunCall,
+    /// When it may start.
+    pub due_at: i64,
+    /// The schedule slot it stands for; a slot is enqueued once per install.
+    pub scheduled_for: Option<i64>,
+    /// Its attempt, from 1.
+    pub attempt: i64,
+    /// How many attempts it gets.
+    pub max_attempts: i64,
+    /// The run it retries.
+    pub retry_of: Option<String>,
+}
+
 /// How a run ended, to commit.
 #[derive(Debug, Clone)]
 pub struct RunFinish {
@@ -96,6 +165,8 @@ pub struct RunFinish {
     pub error: Option<String>,
     /// The connector's note, already redacted.
     pub note: Option<String>,
+    /// From the due time to the connector's entry, when it was entered.
+    pub start_delay_ms: Option<i64>,
     /// Outbound HTTP requests.
     pub http_requests: i64,
     /// Peak memory in bytes.
@@ -119,19 +190,32 @@ pub struct RunFilter {
     pub limit: Option<i64>,
 }
 
-const RUN_COLUMNS: &str = "id, install_id, plugin, triggered_by, status, created_at, started_at, \
-     finished_at, records_written, http_requests, peak_memory_bytes, log_lines, dropped_log_lines, error, note";
+/// The columns [`run_of`] reads.
+pub(super) const RUN_COLUMNS: &str = "id, company_id, install_id, plugin, triggered_by, status, attempt, \
+     max_attempts, created_at, due_at, scheduled_for, claimed_by, started_at, start_delay_ms, finished_at, \
+     retry_of, event_kind, records_written, http_requests, peak_memory_bytes, log_lines, dropped_log_lines, \
+     error, note";
 
-fn run_of(row: &sqlx::any::AnyRow) -> Result<Run, StoreError> {
+/// A run from a row of [`RUN_COLUMNS`].
+pub(super) fn run_of(row: &sqlx::any::AnyRow) -> Result<Run, StoreError> {
     Ok(Run {
         id: row.try_get("id")?,
+        company_id: row.try_get("company_id")?,
         install_id: row.try_get("install_id")?,
         plugin: row.try_get("plugin")?,
         trigger: RunTrigger::parse(&row.try_get::<String, _>("triggered_by")?),
         status: row.try_get("status")?,
+        attempt: row.try_get("attempt")?,
+        max_attempts: row.try_get("max_attempts")?,
         created_at: row.try_get("created_at")?,
+        due_at: row.try_get("due_at")?,
+        scheduled_for: row.try_get("scheduled_for")?,
+        claimed_by: row.try_get("claimed_by")?,
         started_at: row.try_get("started_at")?,
+        start_delay_ms: row.try_get("start_delay_ms")?,
         finished_at: row.try_get("finished_at")?,
+        retry_of: row.try_get("retry_of")?,
+        event_kind: row.try_get("event_kind")?,
         records_written: row.try_get("records_written")?,
         http_requests: row.try_get("http_requests")?,
         peak_memory_bytes: row.try_get("peak_memory_bytes")?,
@@ -157,64 +241,65 @@ fn latest_per_key(records: &[EmittedRecord]) -> Vec<&EmittedRecord> {
 }
 
 impl Store {
-    /// Queues a run of an install.
-    pub async fn create_run(
-        &self,
-        company: &str,
-        install: &str,
-        plugin: &str,
-        trigger: RunTrigger,
-    ) -> Result<Run, StoreError> {
+    /// Puts a run in the queue. A scheduled slot already enqueued (by this host or
+    /// another) is not enqueued again: then `None`.
+    pub async fn enqueue_run(&self, company: &str, run: &NewRun) -> Result<Option<Run>, StoreError> {
         let id = new_id("run");
-        sqlx::query(
-            "INSERT INTO runs (id, company_id, install_id, plugin, triggered_by, status, created_at) \
-             VALUES ($1, $2, $3, $4, $5, 'queued', $6)",
+        let (event_kind, event_json) = match &run.call {
+            RunCall::Sync => (None, None),
+            RunCall::Event { kind, json } => (Some(kind.clone()), Some(json.clone())),
+        };
+        let writer = self.writer().await;
+        let inserted = sqlx::query(
+            "INSERT INTO runs (id, company_id, install_id, plugin, triggered_by, status, created_at, \
+             due_at, scheduled_for, attempt, max_attempts, retry_of, event_kind, event_json) \
+             VALUES ($1, $2, $3, $4, $5, 'queued', $6, $7, $8, $9, $10, $11, $12, $13) \
+             ON CONFLICT (install_id, scheduled_for) WHERE scheduled_for IS NOT NULL DO NOTHING",
         )
         .bind(&id)
         .bind(company)
-        .bind(install)
-        .bind(plugin)
-        .bind(trigger.as_str())
+        .bind(&run.install_id)
+        .bind(&run.plugin)
+        .bind(run.trigger.as_str())
         .bind(now_ms())
+        .bind(run.due_at)
+        .bind(run.scheduled_for)
+        .bind(run.attempt)
+        .bind(run.max_attempts)
+        .bind(run.retry_of.clone())
+        .bind(event_kind)
+        .bind(event_json)
         .execute(&self.pool)
         .await?;
-        self.run(company, &id)
-            .await?
-            .ok_or_else(|| StoreError::Database(sqlx::Error::RowNotFound))
+        drop(writer);
+        if inserted.rows_affected() == 0 {
+            return Ok(None);
+        }
+        self.run(company, &id).await
     }
 
-    /// Marks a queued run as running; false when it is no longer queued.
-    pub async fn start_run(&self, company: &str, id: &str) -> Result<bool, StoreError> {
-        let updated = sqlx::query(
-            "UPDATE runs SET status = 'running', started_at = $1 \
-             WHERE company_id = $2 AND id = $3 AND status = 'queued'",
-        )
-        .bind(now_ms())
-        .bind(company)
-        .bind(id)
-        .execute(&self.pool)
-        .await?;
-        Ok(updated.rows_affected() > 0)
-    }
-
-    /// Commits how a run ended, in one transaction with the records it wrote and the state
-    /// it leaves (both only when given). Nothing is written when the run is no longer
-    /// running (cancelled by an uninstall) or its install is gone; returns whether it was.
+    /// Commits how a run ended, in one transaction with the records it wrote, the state
+    /// it leaves (both only when given) and the retry it asks for. Nothing is written
+    /// when this attempt no longer holds the run — cancelled, or its lease expired and
+    /// another host took it — or its install is gone; returns whether it held it.
     pub async fn finish_run(
         &self,
-        company: &str,
         run: &Run,
         finish: &RunFinish,
         records: &[EmittedRecord],
         state: Option<&BTreeMap<String, String>>,
+        retry: Option<&NewRun>,
     ) -> Result<bool, StoreError> {
+        let company = run.company_id.as_str();
         let now = now_ms();
         let records = latest_per_key(records);
+        let _writer = self.writer().await;
         let mut tx = self.pool.begin().await?;
         let updated = sqlx::query(
             "UPDATE runs SET status = $1, finished_at = $2, records_written = $3, http_requests = $4, \
-             peak_memory_bytes = $5, log_lines = $6, dropped_log_lines = $7, error = $8, note = $9 \
-             WHERE company_id = $10 AND id = $11 AND status = 'running'",
+             peak_memory_bytes = $5, log_lines = $6, dropped_log_lines = $7, error = $8, note = $9, \
+             start_delay_ms = $10, lease_expires_at = NULL \
+             WHERE company_id = $11 AND id = $12 AND status = 'running' AND claimed_by = $13 AND attempt = $14",
         )
         .bind(finish.status)
         .bind(now)
@@ -225,8 +310,11 @@ impl Store {
         .bind(finish.dropped_log_lines)
         .bind(finish.error.clone())
         .bind(finish.note.clone())
+        .bind(finish.start_delay_ms)
         .bind(company)
         .bind(&run.id)
+        .bind(run.claimed_by.clone())
+        .bind(run.attempt)
         .execute(&mut *tx)
         .await?;
         if updated.rows_affected() == 0 {
@@ -269,14 +357,35 @@ impl Store {
             }
             query.execute(&mut *tx).await?;
         }
+        if let Some(retry) = retry {
+            sqlx::query(
+                "INSERT INTO runs (id, company_id, install_id, plugin, triggered_by, status, created_at, \
+                 due_at, attempt, max_attempts, retry_of, event_kind, event_json) \
+                 SELECT $1, company_id, install_id, plugin, $2, 'queued', $3, $4, $5, $6, id, event_kind, event_json \
+                 FROM runs WHERE company_id = $7 AND id = $8",
+            )
+            .bind(new_id("run"))
+            .bind(retry.trigger.as_str())
+            .bind(now)
+            .bind(retry.due_at)
+            .bind(retry.attempt)
+            .bind(retry.max_attempts)
+            .bind(company)
+            .bind(&run.id)
+            .execute(&mut *tx)
+            .await?;
+        }
         tx.commit().await?;
         Ok(true)
     }
 
-    /// Cancels an install's queued and running runs (it was uninstalled).
+    /// Cancels an install's queued and running runs (it was uninstalled); the hosts
+    /// running them stop them when they next renew their leases.
     pub async fn cancel_runs(&self, company: &str, install: &str) -> Result<u64, StoreError> {
+        let _writer = self.writer().await;
         let updated = sqlx::query(
-            "UPDATE runs SET status = 'cancelled', finished_at = $1, error = 'the install was removed' \
+            "UPDATE runs SET status = 'cancelled', finished_at = $1, lease_expires_at = NULL, \
+             error = 'the install was removed' \
              WHERE company_id = $2 AND install_id = $3 AND status IN ('queued', 'running')",
         )
         .bind(now_ms())
@@ -287,17 +396,34 @@ impl Store {
         Ok(updated.rows_affected())
     }
 
-    /// Runs a stopped host left unfinished, marked failed when it starts again.
-    pub async fn fail_abandoned_runs(&self) -> Result<u64, StoreError> {
+    /// Cancels one queued or running run; false when it had already ended (or is not the
+    /// company's). The host running it stops it when it next renews its leases.
+    pub async fn cancel_run(&self, company: &str, id: &str, by: &str) -> Result<bool, StoreError> {
+        let _writer = self.writer().await;
         let updated = sqlx::query(
-            "UPDATE runs SET status = 'failed', finished_at = $1, \
-             error = 'the host stopped before the run finished; nothing it wrote was kept' \
-             WHERE status IN ('queued', 'running')",
+            "UPDATE runs SET status = 'cancelled', finished_at = $1, lease_expires_at = NULL, error = $2 \
+             WHERE company_id = $3 AND id = $4 AND status IN ('queued', 'running')",
         )
         .bind(now_ms())
+        .bind(format!("cancelled by {by}; nothing it wrote was kept"))
+        .bind(company)
+        .bind(id)
         .execute(&self.pool)
         .await?;
-        Ok(updated.rows_affected())
+        Ok(updated.rows_affected() > 0)
+    }
+
+    /// Whether an install has a run queued or running, and whether one is queued.
+    pub async fn active_runs(&self, company: &str, install: &str) -> Result<(i64, i64), StoreError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS active, COALESCE(SUM(CASE WHEN status = 'queued' THEN 1 ELSE 0 END), 0) AS queued \
+             FROM runs WHERE company_id = $1 AND install_id = $2 AND status IN ('queued', 'running')",
+        )
+        .bind(company)
+        .bind(install)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((row.try_get("active")?, row.try_get("queued")?))
     }
 
     /// One of a company's runs.

@@ -1,0 +1,107 @@
+//! Which failed runs are tried again, and when: exponential backoff with jitter, or as
+//! long as the service asked when it rate-limited the run.
+
+use std::time::Duration;
+
+use aes_gcm::aead::OsRng;
+use aes_gcm::aead::rand_core::RngCore as _;
+
+use crate::runtime::{ConnectorErrorKind, RunError, RunOutcome, RunStatus};
+use crate::store::{NewRun, Run, RunCall, RunTrigger, now_ms};
+
+/// How runs are retried.
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    /// Attempts a run gets, the first included.
+    pub max_attempts: i64,
+    /// The wait before the second attempt; it doubles with each attempt after.
+    pub base: Duration,
+    /// The longest wait.
+    pub max: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts: 3,
+            base: Duration::from_secs(30),
+            max: Duration::from_secs(3600),
+        }
+    }
+}
+
+/// Whether a run that ended this way is worth another attempt: the service failed or
+/// asked to wait. Configuration, credentials, permissions, connector bugs and sandbox
+/// limits fail the same way every time.
+fn retryable(outcome: &RunOutcome) -> bool {
+    match outcome.status {
+        RunStatus::Succeeded => false,
+        RunStatus::RateLimited => true,
+        RunStatus::Failed => matches!(
+            outcome.error,
+            Some(RunError::Connector {
+                kind: ConnectorErrorKind::Upstream | ConnectorErrorKind::RateLimited,
+                ..
+            })
+        ),
+    }
+}
+
+impl RetryPolicy {
+    /// The wait before attempt `attempt + 1`: `base × 2^(attempt−1)`, capped at `max`,
+    /// then a random point in its upper half so retries of many runs spread out.
+    pub fn backoff(&self, attempt: i64) -> Duration {
+        let doublings = u32::try_from(attempt.saturating_sub(1).clamp(0, 30)).unwrap_or(30);
+        let full = self
+            .base
+            .saturating_mul(2_u32.saturating_pow(doublings))
+            .min(self.max);
+        let half = full / 2;
+        let spread = u64::try_from(half.as_millis()).unwrap_or(u64::MAX).max(1);
+        half + Duration::from_millis(OsRng.next_u64() % spread)
+    }
+
+    /// The next attempt of `run` after it ended as `outcome`, when it gets one.
+    pub fn next_attempt(&self, run: &Run, outcome: &RunOutcome) -> Option<NewRun> {
+        if !retryable(outcome) || run.attempt >= run.max_attempts {
+            return None;
+        }
+        let wait = match outcome.stats.retry_after {
+            Some(asked) => asked.max(Duration::from_secs(1)),
+            None => self.backoff(run.attempt),
+        };
+        Some(NewRun {
+            install_id: run.install_id.clone(),
+            plugin: run.plugin.clone(),
+            trigger: RunTrigger::Retry,
+            call: RunCall::Sync,
+            due_at: now_ms() + i64::try_from(wait.as_millis()).unwrap_or(i64::MAX / 2),
+            scheduled_for: None,
+            attempt: run.attempt + 1,
+            max_attempts: run.max_attempts,
+            retry_of: Some(run.id.clone()),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_within_its_upper_half_and_stops_at_the_cap() {
+        let policy = RetryPolicy {
+            max_attempts: 10,
+            base: Duration::from_secs(10),
+            max: Duration::from_secs(60),
+        };
+        for _ in 0..50 {
+            let first = policy.backoff(1);
+            assert!((Duration::from_secs(5)..=Duration::from_secs(10)).contains(&first), "{first:?}");
+            let second = policy.backoff(2);
+            assert!((Duration::from_secs(10)..=Duration::from_secs(20)).contains(&second), "{second:?}");
+            let late = policy.backoff(9);
+            assert!((Duration::from_secs(30)..=Duration::from_secs(60)).contains(&late), "{late:?}");
+        }
+    }
+}

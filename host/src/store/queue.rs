@@ -1,0 +1,195 @@
+//! The run queue's moves: claiming due runs under a lease, renewing leases, taking back
+//! runs whose host died, and handing runs back when a host stops.
+//!
+//! Claims are fair: due runs are ranked within their company (oldest due first) and taken
+//! rank by rank, so a company with a thousand due runs gets one slot per round like a
+//! company with one; a company never holds more than its concurrency limit of running
+//! runs. On PostgreSQL claims take a transaction-scoped advisory lock so the limit holds
+//! across hosts, and the rows with `FOR UPDATE SKIP LOCKED` so a claim never waits on a
+//! row another transaction holds.
+
+use sqlx::Row as _;
+
+use super::runs::{RUN_COLUMNS, run_of};
+use super::{Backend, Run, Store, StoreError, now_ms};
+
+/// The advisory lock key that serialises claims across PostgreSQL hosts.
+const CLAIM_LOCK: i64 = 0x736c_7569_6365; // "sluice"
+
+/// What a claim asks for.
+#[derive(Debug, Clone)]
+pub struct Claim<'a> {
+    /// The claiming host.
+    pub host: &'a str,
+    /// At most this many runs.
+    pub limit: i64,
+    /// At most this many running runs per company, the claimed ones included.
+    pub per_company: i64,
+    /// How long the lease lasts unless renewed, in milliseconds.
+    pub lease_ms: i64,
+}
+
+/// What taking back expired leases did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Reclaimed {
+    /// Runs queued again for another attempt.
+    pub requeued: u64,
+    /// Runs failed because that was their last attempt.
+    pub failed: u64,
+}
+
+impl Store {
+    /// Claims due runs for `claim.host`: they become `running` under a lease.
+    pub async fn claim_runs(&self, claim: &Claim<'_>) -> Result<Vec<Run>, StoreError> {
+        let now = now_ms();
+        let candidates = "WITH active AS (\
+                SELECT company_id, COUNT(*) AS n FROM runs WHERE status = 'running' GROUP BY company_id\
+            ), ranked AS (\
+                SELECT id, company_id, due_at, \
+                ROW_NUMBER() OVER (PARTITION BY company_id ORDER BY due_at, id) AS company_rank \
+                FROM runs WHERE status = 'queued' AND due_at <= $1\
+            ) \
+            SELECT ranked.id FROM ranked LEFT JOIN active ON active.company_id = ranked.company_id \
+            WHERE ranked.company_rank + COALESCE(active.n, 0) <= $2 \
+            ORDER BY ranked.company_rank, ranked.due_at, ranked.id LIMIT $3";
+        let chosen = match self.backend {
+            Backend::Sqlite => candidates.to_owned(),
+            Backend::Postgres => format!(
+                "SELECT id FROM runs WHERE id IN ({candidates}) AND status = 'queued' FOR UPDATE SKIP LOCKED"
+            ),
+        };
+        let sql = format!(
+            "UPDATE runs SET status = 'running', claimed_by = $4, started_at = $1, lease_expires_at = $5 \
+             WHERE id IN ({chosen}) AND status = 'queued' RETURNING {RUN_COLUMNS}"
+        );
+        let query = sqlx::query(&sql)
+            .bind(now)
+            .bind(claim.per_company)
+            .bind(claim.limit)
+            .bind(claim.host)
+            .bind(now + claim.lease_ms);
+        let _writer = self.writer().await;
+        let rows = match self.backend {
+            Backend::Sqlite => query.fetch_all(&self.pool).await?,
+            Backend::Postgres => {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                    .bind(CLAIM_LOCK)
+                    .execute(&mut *tx)
+                    .await?;
+                let rows = query.fetch_all(&mut *tx).await?;
+                tx.commit().await?;
+                rows
+            }
+        };
+        let mut runs = rows.iter().map(run_of).collect::<Result<Vec<_>, _>>()?;
+        // RETURNING gives no order; start the fairest first.
+        runs.sort_by(|a, b| a.due_at.cmp(&b.due_at).then_with(|| a.id.cmp(&b.id)));
+        Ok(runs)
+    }
+
+    /// The event a claimed run handles: its kind and payload, when it handles one.
+    pub async fn run_event(&self, run: &Run) -> Result<Option<(String, String)>, StoreError> {
+        if run.event_kind.is_none() {
+            return Ok(None);
+        }
+        let row = sqlx::query(
+            "SELECT event_kind, event_json FROM runs WHERE company_id = $1 AND id = $2",
+        )
+        .bind(&run.company_id)
+        .bind(&run.id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(match row {
+            Some(row) => match (
+                row.try_get::<Option<String>, _>("event_kind")?,
+                row.try_get::<Option<String>, _>("event_json")?,
+            ) {
+                (Some(kind), Some(json)) => Some((kind, json)),
+                _ => None,
+            },
+            None => None,
+        })
+    }
+
+    /// Renews the leases of the runs `host` is running; the ids it still holds. A run it
+    /// no longer holds was cancelled, or taken back after its lease expired.
+    pub async fn renew_leases(&self, host: &str, lease_ms: i64) -> Result<Vec<String>, StoreError> {
+        let _writer = self.writer().await;
+        let rows = sqlx::query(
+            "UPDATE runs SET lease_expires_at = $1 WHERE claimed_by = $2 AND status = 'running' RETURNING id",
+        )
+        .bind(now_ms() + lease_ms)
+        .bind(host)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| row.try_get("id").map_err(StoreError::from))
+            .collect()
+    }
+
+    /// Takes back runs whose lease expired (their host died or stalled): queued again
+    /// with their attempt raised, or failed when that was their last attempt.
+    pub async fn reclaim_expired(&self) -> Result<Reclaimed, StoreError> {
+        let now = now_ms();
+        let _writer = self.writer().await;
+        let mut tx = self.pool.begin().await?;
+        let failed = sqlx::query(
+            "UPDATE runs SET status = 'failed', finished_at = $1, lease_expires_at = NULL, \
+             error = 'its host stopped answering before the run finished, on its last attempt; nothing it wrote was kept' \
+             WHERE status = 'running' AND lease_expires_at < $1 AND attempt >= max_attempts",
+        )
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let requeued = sqlx::query(
+            "UPDATE runs SET status = 'queued', attempt = attempt + 1, claimed_by = NULL, \
+             lease_expires_at = NULL, started_at = NULL, due_at = $1 \
+             WHERE status = 'running' AND lease_expires_at < $1",
+        )
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Reclaimed {
+            requeued: requeued.rows_affected(),
+            failed: failed.rows_affected(),
+        })
+    }
+
+    /// Hands the runs `host` still holds back to the queue as they are (the host is
+    /// stopping), so another host takes them at once instead of waiting for the lease.
+    pub async fn hand_back_runs(&self, host: &str) -> Result<u64, StoreError> {
+        let _writer = self.writer().await;
+        let updated = sqlx::query(
+            "UPDATE runs SET status = 'queued', claimed_by = NULL, lease_expires_at = NULL, \
+             started_at = NULL, due_at = $1 WHERE claimed_by = $2 AND status = 'running'",
+        )
+        .bind(now_ms())
+        .bind(host)
+        .execute(&self.pool)
+        .await?;
+        Ok(updated.rows_affected())
+    }
+
+    /// When the earliest queued run is due, if any is queued.
+    pub async fn next_due_run(&self) -> Result<Option<i64>, StoreError> {
+        let row = sqlx::query("SELECT MIN(due_at) AS due FROM runs WHERE status = 'queued'")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get("due")?)
+    }
+
+    /// Runs in flight per host.
+    pub async fn runs_in_flight(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT claimed_by, COUNT(*) AS n FROM runs WHERE status = 'running' AND claimed_by IS NOT NULL \
+             GROUP BY claimed_by",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| Ok((row.try_get("claimed_by")?, row.try_get("n")?)))
+            .collect()
+    }
+}
