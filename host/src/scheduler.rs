@@ -200,7 +200,10 @@ impl Scheduler {
         }
         let stopped = self.runs.in_flight.abort_all();
         if stopped > 0 {
-            tracing::warn!(runs = stopped, "runs still going at the end of the grace period are stopped");
+            tracing::warn!(
+                runs = stopped,
+                "runs still going at the end of the grace period are stopped"
+            );
         }
         self.renewer.abort();
         let _ = self.renewer.await;

@@ -104,7 +104,8 @@ impl Worker {
     /// `committing` is set once the commit begins: from then on nothing stops the run.
     pub async fn execute(&self, run: &Run, retry: &RetryPolicy, committing: &AtomicBool) -> bool {
         let company = run.company_id.as_str();
-        let (sink, flusher) = StoreLog::start(self.store.clone(), company, &run.install_id, &run.id);
+        let (sink, flusher) =
+            StoreLog::start(self.store.clone(), company, &run.install_id, &run.id);
         sink.host(
             Level::Info,
             format!(
@@ -174,7 +175,13 @@ impl Worker {
                 }
                 if outcome.keeps_output() {
                     let identities = outcome.identities;
-                    (finish, outcome.records, Some(outcome.state), identities, next)
+                    (
+                        finish,
+                        outcome.records,
+                        Some(outcome.state),
+                        identities,
+                        next,
+                    )
                 } else {
                     (finish, Vec::new(), None, Vec::new(), next)
                 }

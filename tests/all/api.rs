@@ -1139,6 +1139,7 @@ async fn another_companys_ids_answer_exactly_like_missing_ones_on_every_route() 
                 ("PUT", "{name}") => Some(json!({ "value": "probe" })),
                 ("POST", "installs") => Some(json!({ "plugin": "trivial" })),
                 ("PATCH", "{install}") => Some(json!({})),
+                ("PUT", "schedule") => Some(json!({ "interval_seconds": 60 })),
                 ("POST", "identities") => Some(json!({ "system": "slack", "id": "U1" })),
                 _ => None,
             }

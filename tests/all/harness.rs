@@ -158,7 +158,11 @@ impl Harness {
     }
 
     /// A server whose host works the queue with `settings`.
-    pub async fn start_with(database: &TestDatabase, dir: &Path, settings: QueueSettings) -> Harness {
+    pub async fn start_with(
+        database: &TestDatabase,
+        dir: &Path,
+        settings: QueueSettings,
+    ) -> Harness {
         let store = Store::open(&database.url).await.expect("open the store");
         let vault = Arc::new(Vault::new(1, SecretKey::generate()));
         let marketplace = marketplace(dir);

@@ -10,6 +10,7 @@ mod grafana;
 mod harness;
 mod jira;
 mod people;
+mod queue;
 mod sandbox;
 mod server;
 mod slack;

@@ -10,7 +10,9 @@
 use std::time::{Duration, Instant, SystemTime};
 
 use sluice::runtime::{EmittedRecord, Level, LogLine, Source};
-use sluice::store::{Claim, InstallGrants, NewInstall, NewRun, Run, RunCall, RunFinish, RunTrigger, Store};
+use sluice::store::{
+    Claim, InstallGrants, NewInstall, NewRun, Run, RunCall, RunFinish, RunTrigger, Store,
+};
 use sluice::vault::{SecretKey, Vault};
 use sqlx::Executor as _;
 

@@ -34,5 +34,7 @@ pub async fn list(
     let alive_ms = i64::try_from(state.runs.settings().lease.as_millis())
         .unwrap_or(i64::MAX)
         .max(3000);
-    Ok(axum::Json(state.store.hosts(LISTED_FOR_MS, alive_ms).await?))
+    Ok(axum::Json(
+        state.store.hosts(LISTED_FOR_MS, alive_ms).await?,
+    ))
 }

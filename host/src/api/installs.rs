@@ -194,7 +194,9 @@ async fn default_schedule(
     .map_err(|e| ApiError::Unprocessable(format!("the connector's default_schedule: {e}")))?;
     state
         .store
-        .put_schedule(&super::schedules::stored(company, install, &schedule, "UTC"))
+        .put_schedule(&super::schedules::stored(
+            company, install, &schedule, "UTC",
+        ))
         .await?;
     state.runs.schedules_changed();
     Ok(())

@@ -109,7 +109,10 @@ pub(super) fn stored(
 ) -> StoredSchedule {
     let (cron, interval_ms) = match &schedule.every {
         Every::Cron { expression, .. } => (Some(expression.clone()), None),
-        Every::Interval(interval) => (None, Some(i64::try_from(interval.as_millis()).unwrap_or(i64::MAX))),
+        Every::Interval(interval) => (
+            None,
+            Some(i64::try_from(interval.as_millis()).unwrap_or(i64::MAX)),
+        ),
     };
     StoredSchedule {
         install_id: install.to_owned(),

@@ -127,7 +127,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     );
     let handed_back = scheduler.shutdown(args.shutdown_grace).await?;
     if handed_back > 0 {
-        tracing::warn!(runs = handed_back, "runs handed back to the queue for another host or the next start");
+        tracing::warn!(
+            runs = handed_back,
+            "runs handed back to the queue for another host or the next start"
+        );
     }
     let _ = stop_serving.send(());
     server

@@ -33,7 +33,10 @@ pub(super) async fn run(runs: Arc<Runs>, worker: Arc<Worker>, mut stopped: watch
                 Err(error) => tracing::error!(%error, "cannot take back expired runs"),
             }
         }
-        let room = runs.settings.concurrency.saturating_sub(runs.in_flight.len());
+        let room = runs
+            .settings
+            .concurrency
+            .saturating_sub(runs.in_flight.len());
         let mut full_batch = false;
         if room > 0 {
             let limit = room.min(CLAIM_BATCH);

@@ -2,9 +2,9 @@
 //! another host) and a shutdown can stop them.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 
 /// One run going on here.
 struct Running {

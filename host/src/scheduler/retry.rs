@@ -97,11 +97,20 @@ mod tests {
         };
         for _ in 0..50 {
             let first = policy.backoff(1);
-            assert!((Duration::from_secs(5)..=Duration::from_secs(10)).contains(&first), "{first:?}");
+            assert!(
+                (Duration::from_secs(5)..=Duration::from_secs(10)).contains(&first),
+                "{first:?}"
+            );
             let second = policy.backoff(2);
-            assert!((Duration::from_secs(10)..=Duration::from_secs(20)).contains(&second), "{second:?}");
+            assert!(
+                (Duration::from_secs(10)..=Duration::from_secs(20)).contains(&second),
+                "{second:?}"
+            );
             let late = policy.backoff(9);
-            assert!((Duration::from_secs(30)..=Duration::from_secs(60)).contains(&late), "{late:?}");
+            assert!(
+                (Duration::from_secs(30)..=Duration::from_secs(60)).contains(&late),
+                "{late:?}"
+            );
         }
     }
 }

@@ -114,7 +114,12 @@ pub fn parse_cron(expression: &str) -> Result<Cron, ScheduleError> {
         .year(Year::Disallowed)
         .build()
         .parse(expression)
-        .map_err(|e| refuse("cron", format!("`{expression}` is not a cron expression: {e}")))
+        .map_err(|e| {
+            refuse(
+                "cron",
+                format!("`{expression}` is not a cron expression: {e}"),
+            )
+        })
 }
 
 /// Parses an IANA timezone name such as `Europe/Paris`.
@@ -161,7 +166,10 @@ impl Schedule {
                 return Err(refuse("cron", "give `cron` or `interval`, not both"));
             }
             (None, None) => {
-                return Err(refuse("cron", "give `cron` (with `timezone`) or `interval`"));
+                return Err(refuse(
+                    "cron",
+                    "give `cron` (with `timezone`) or `interval`",
+                ));
             }
         };
         if jitter > MAX_JITTER {
@@ -262,8 +270,15 @@ mod tests {
     }
 
     fn cron(expression: &str, zone: &str) -> Schedule {
-        Schedule::new(Some(expression), None, zone, true, Overlap::Skip, Duration::ZERO)
-            .expect("a schedule")
+        Schedule::new(
+            Some(expression),
+            None,
+            zone,
+            true,
+            Overlap::Skip,
+            Duration::ZERO,
+        )
+        .expect("a schedule")
     }
 
     #[test]
@@ -280,7 +295,10 @@ mod tests {
                 utc("2026-03-31T00:30:00+00:00"),
             ],
             "{:?}",
-            slots.iter().map(|s| crate::store::format_ms(*s)).collect::<Vec<_>>()
+            slots
+                .iter()
+                .map(|s| crate::store::format_ms(*s))
+                .collect::<Vec<_>>()
         );
     }
 
@@ -396,8 +414,9 @@ mod tests {
         .expect("a schedule");
         let a = schedule.jitter_for("inst_a");
         assert_eq!(a, schedule.jitter_for("inst_a"));
-        let spread: std::collections::BTreeSet<i64> =
-            (0..100).map(|i| schedule.jitter_for(&format!("inst_{i}"))).collect();
+        let spread: std::collections::BTreeSet<i64> = (0..100)
+            .map(|i| schedule.jitter_for(&format!("inst_{i}")))
+            .collect();
         assert!(spread.iter().all(|j| (0..=60_000).contains(j)));
         assert!(spread.len() > 90, "{} distinct delays", spread.len());
     }

@@ -37,7 +37,9 @@ pub(super) async fn run(runs: Arc<Runs>, mut stopped: watch::Receiver<bool>) {
             continue;
         }
         let wait = match runs.store.next_due_schedule().await {
-            Ok(Some(next)) => Duration::from_millis(u64::try_from((next - now_ms()).max(0)).unwrap_or(0)),
+            Ok(Some(next)) => {
+                Duration::from_millis(u64::try_from((next - now_ms()).max(0)).unwrap_or(0))
+            }
             Ok(None) => runs.settings.poll,
             Err(error) => {
                 tracing::error!(%error, "cannot read the next due schedule");
@@ -55,7 +57,11 @@ pub(super) async fn run(runs: Arc<Runs>, mut stopped: watch::Receiver<bool>) {
 
 /// Handles one due schedule: moves it to its next slot and enqueues this one, unless the
 /// overlap policy says to skip it.
-async fn fire(runs: &Runs, stored: &StoredSchedule, now: i64) -> Result<(), crate::store::StoreError> {
+async fn fire(
+    runs: &Runs,
+    stored: &StoredSchedule,
+    now: i64,
+) -> Result<(), crate::store::StoreError> {
     let Some(slot) = stored.next_due_at else {
         return Ok(());
     };
@@ -63,7 +69,9 @@ async fn fire(runs: &Runs, stored: &StoredSchedule, now: i64) -> Result<(), crat
         Ok(schedule) => schedule,
         Err(error) => {
             tracing::error!(install = %stored.install_id, %error, "a stored schedule is not valid; it is stopped");
-            runs.store.advance_schedule(stored, slot, None, None).await?;
+            runs.store
+                .advance_schedule(stored, slot, None, None)
+                .await?;
             return Ok(());
         }
     };
@@ -74,8 +82,14 @@ async fn fire(runs: &Runs, stored: &StoredSchedule, now: i64) -> Result<(), crat
         .next_after(slot)
         .filter(|next| *next > now)
         .or_else(|| schedule.next_after(now));
-    let Some(install) = runs.store.install(&stored.company_id, &stored.install_id).await? else {
-        runs.store.advance_schedule(stored, slot, None, None).await?;
+    let Some(install) = runs
+        .store
+        .install(&stored.company_id, &stored.install_id)
+        .await?
+    else {
+        runs.store
+            .advance_schedule(stored, slot, None, None)
+            .await?;
         return Ok(());
     };
     let (active, queued) = runs
@@ -104,7 +118,12 @@ async fn fire(runs: &Runs, stored: &StoredSchedule, now: i64) -> Result<(), crat
     if overlaps {
         tracing::info!(install = %install.id, slot = %crate::store::format_ms(slot), "slot skipped: the previous run goes on");
     }
-    if runs.store.advance_schedule(stored, slot, next, run.as_ref()).await? && run.is_some() {
+    if runs
+        .store
+        .advance_schedule(stored, slot, next, run.as_ref())
+        .await?
+        && run.is_some()
+    {
         runs.wake.notify_one();
     }
     Ok(())

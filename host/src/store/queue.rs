@@ -1,10 +1,11 @@
 //! The run queue's moves: claiming due runs under a lease, renewing leases, taking back
 //! runs whose host died, and handing runs back when a host stops.
 //!
-//! Claims are fair: due runs are ranked within their company (oldest due first) and taken
-//! rank by rank, so a company with a thousand due runs gets one slot per round like a
-//! company with one; a company never holds more than its concurrency limit of running
-//! runs. On PostgreSQL claims take a transaction-scoped advisory lock so the limit holds
+//! An install runs one run at a time (two would race on its cursor): a claim takes at
+//! most its oldest due run, and none while one runs. Claims are fair: due runs are ranked
+//! within their company (oldest due first) and taken rank by rank, so a company with a
+//! thousand due runs gets one slot per round like a company with one; a company never
+//! holds more than its concurrency limit of running runs. On PostgreSQL claims take a transaction-scoped advisory lock so the limit holds
 //! across hosts, and the rows with `FOR UPDATE SKIP LOCKED` so a claim never waits on a
 //! row another transaction holds.
 
@@ -44,10 +45,17 @@ impl Store {
         let now = now_ms();
         let candidates = "WITH active AS (\
                 SELECT company_id, COUNT(*) AS n FROM runs WHERE status = 'running' GROUP BY company_id\
+            ), busy AS (\
+                SELECT DISTINCT install_id FROM runs WHERE status = 'running'\
+            ), eligible AS (\
+                SELECT id, company_id, due_at, \
+                ROW_NUMBER() OVER (PARTITION BY install_id ORDER BY due_at, id) AS install_rank \
+                FROM runs WHERE status = 'queued' AND due_at <= $1 \
+                AND install_id NOT IN (SELECT install_id FROM busy)\
             ), ranked AS (\
                 SELECT id, company_id, due_at, \
                 ROW_NUMBER() OVER (PARTITION BY company_id ORDER BY due_at, id) AS company_rank \
-                FROM runs WHERE status = 'queued' AND due_at <= $1\
+                FROM eligible WHERE install_rank = 1\
             ) \
             SELECT ranked.id FROM ranked LEFT JOIN active ON active.company_id = ranked.company_id \
             WHERE ranked.company_rank + COALESCE(active.n, 0) <= $2 \

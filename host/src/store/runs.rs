@@ -243,7 +243,11 @@ fn latest_per_key(records: &[EmittedRecord]) -> Vec<&EmittedRecord> {
 impl Store {
     /// Puts a run in the queue. A scheduled slot already enqueued (by this host or
     /// another) is not enqueued again: then `None`.
-    pub async fn enqueue_run(&self, company: &str, run: &NewRun) -> Result<Option<Run>, StoreError> {
+    pub async fn enqueue_run(
+        &self,
+        company: &str,
+        run: &NewRun,
+    ) -> Result<Option<Run>, StoreError> {
         let id = new_id("run");
         let (event_kind, event_json) = match &run.call {
             RunCall::Sync => (None, None),
@@ -414,7 +418,11 @@ impl Store {
     }
 
     /// Whether an install has a run queued or running, and whether one is queued.
-    pub async fn active_runs(&self, company: &str, install: &str) -> Result<(i64, i64), StoreError> {
+    pub async fn active_runs(
+        &self,
+        company: &str,
+        install: &str,
+    ) -> Result<(i64, i64), StoreError> {
         let row = sqlx::query(
             "SELECT COUNT(*) AS active, COALESCE(SUM(CASE WHEN status = 'queued' THEN 1 ELSE 0 END), 0) AS queued \
              FROM runs WHERE company_id = $1 AND install_id = $2 AND status IN ('queued', 'running')",

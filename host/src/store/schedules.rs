@@ -57,7 +57,10 @@ fn schedule_of(row: &sqlx::any::AnyRow) -> Result<StoredSchedule, StoreError> {
 
 impl Store {
     /// Sets (or replaces) an install's schedule.
-    pub async fn put_schedule(&self, schedule: &StoredSchedule) -> Result<StoredSchedule, StoreError> {
+    pub async fn put_schedule(
+        &self,
+        schedule: &StoredSchedule,
+    ) -> Result<StoredSchedule, StoreError> {
         let now = now_ms();
         let writer = self.writer().await;
         sqlx::query(
@@ -87,7 +90,11 @@ impl Store {
     }
 
     /// An install's schedule.
-    pub async fn schedule(&self, company: &str, install: &str) -> Result<Option<StoredSchedule>, StoreError> {
+    pub async fn schedule(
+        &self,
+        company: &str,
+        install: &str,
+    ) -> Result<Option<StoredSchedule>, StoreError> {
         let row = sqlx::query(&format!(
             "SELECT {SCHEDULE_COLUMNS} FROM schedules WHERE company_id = $1 AND install_id = $2"
         ))
@@ -101,16 +108,21 @@ impl Store {
     /// Removes an install's schedule; false when it had none.
     pub async fn delete_schedule(&self, company: &str, install: &str) -> Result<bool, StoreError> {
         let _writer = self.writer().await;
-        let deleted = sqlx::query("DELETE FROM schedules WHERE company_id = $1 AND install_id = $2")
-            .bind(company)
-            .bind(install)
-            .execute(&self.pool)
-            .await?;
+        let deleted =
+            sqlx::query("DELETE FROM schedules WHERE company_id = $1 AND install_id = $2")
+                .bind(company)
+                .bind(install)
+                .execute(&self.pool)
+                .await?;
         Ok(deleted.rows_affected() > 0)
     }
 
     /// Enabled schedules whose next slot is at or before `now`, oldest first.
-    pub async fn due_schedules(&self, now: i64, limit: i64) -> Result<Vec<StoredSchedule>, StoreError> {
+    pub async fn due_schedules(
+        &self,
+        now: i64,
+        limit: i64,
+    ) -> Result<Vec<StoredSchedule>, StoreError> {
         let rows = sqlx::query(&format!(
             "SELECT {SCHEDULE_COLUMNS} FROM schedules WHERE enabled = 1 AND next_due_at <= $1 \
              ORDER BY next_due_at LIMIT $2"

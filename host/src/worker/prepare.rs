@@ -22,7 +22,11 @@ pub(super) struct Prepared {
 
 impl Worker {
     /// Gathers what a run of `install` is given; the admin's words for what is wrong.
-    pub(super) async fn prepare(&self, company: &str, install: &Install) -> Result<Prepared, String> {
+    pub(super) async fn prepare(
+        &self,
+        company: &str,
+        install: &Install,
+    ) -> Result<Prepared, String> {
         let plugin = self
             .compiled
             .plugin(&self.catalogue, &self.runtime, install)
