@@ -1,4 +1,4 @@
-//! The vault: envelope encryption of company secrets (DESIGN §6).
+//! The vault: envelope encryption of company secrets.
 //!
 //! A master key, kept outside the database, wraps each company's data keys; data keys
 //! encrypt secret values with AES-256-GCM and a fresh nonce per value. The associated data

@@ -4,159 +4,16 @@
 //! and, when its URL is set, PostgreSQL. A canary secret is searched for everywhere.
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::json;
 use sluice_tests::fakes::github::{FakeGitHub, ORG};
 use sluice_tests::guests;
 
 use crate::harness::{TestDatabase, databases};
+use crate::process::{Client, storage_args, line_value, serve};
 use crate::support::sluice;
 
 const CANARY: &str = "ghp_CANARY7f3c9e1d5b2a8046e4c7d9f1a3b5";
-
-/// A running `sluice serve`, killed when dropped.
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
-}
-
-async fn serve(args: &[String], log: &Path) -> Server {
-    let port = free_port();
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log)
-        .expect("server log");
-    let child = Command::new(env!("CARGO_BIN_EXE_sluice"))
-        .arg("serve")
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .args(args)
-        .env(
-            "SLUICE_CACHE_DIR",
-            std::env::temp_dir().join("sluice-test-cache"),
-        )
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("start sluice serve");
-    let server = Server {
-        child,
-        base: format!("http://127.0.0.1:{port}"),
-    };
-    let client = reqwest::Client::new();
-    for _ in 0..300 {
-        if let Ok(answer) = client.get(format!("{}/healthz", server.base)).send().await
-            && answer.status().is_success()
-        {
-            return server;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("sluice serve did not answer /healthz within 15 s");
-}
-
-/// A client that keeps every answer's text, to search for the canary afterwards.
-struct Client {
-    http: reqwest::Client,
-    base: String,
-    token: String,
-    seen: Vec<String>,
-}
-
-impl Client {
-    async fn call(
-        &mut self,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> (u16, Value) {
-        let mut request = self
-            .http
-            .request(method, format!("{}{path}", self.base))
-            .bearer_auth(&self.token);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let answer = request.send().await.expect("the server answers");
-        let status = answer.status().as_u16();
-        let text = answer.text().await.expect("a body");
-        self.seen.push(text.clone());
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-    }
-
-    async fn get(&mut self, path: &str) -> Value {
-        let (status, body) = self.call(reqwest::Method::GET, path, None).await;
-        assert_eq!(status, 200, "GET {path}: {body}");
-        body
-    }
-
-    /// Every item of a paginated list.
-    async fn all(&mut self, path: &str) -> Vec<Value> {
-        let mut items = Vec::new();
-        let separator = if path.contains('?') { '&' } else { '?' };
-        let mut next: Option<String> = None;
-        loop {
-            let page = match &next {
-                Some(after) => {
-                    self.get(&format!("{path}{separator}limit=500&after={after}"))
-                        .await
-                }
-                None => self.get(&format!("{path}{separator}limit=500")).await,
-            };
-            items.extend(page["items"].as_array().expect("items").iter().cloned());
-            match page["next"].as_str() {
-                Some(after) => next = Some(after.to_owned()),
-                None => return items,
-            }
-        }
-    }
-
-    async fn run(&mut self, company: &str, install: &str) -> Value {
-        let (status, run) = self
-            .call(
-                reqwest::Method::POST,
-                &format!("/api/companies/{company}/installs/{install}/runs"),
-                None,
-            )
-            .await;
-        assert_eq!(status, 202, "{run}");
-        let id = run["id"].as_str().expect("run id").to_owned();
-        for _ in 0..1200 {
-            let run = self
-                .get(&format!("/api/companies/{company}/runs/{id}"))
-                .await;
-            if !matches!(run["status"].as_str(), Some("queued" | "running")) {
-                return run;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("run {id} did not finish in 60 s");
-    }
-}
-
-fn line_value<'a>(output: &'a str, label: &str) -> &'a str {
-    output
-        .lines()
-        .find_map(|line| line.strip_prefix(label))
-        .map(str::trim)
-        .unwrap_or_else(|| panic!("`{label}` in {output}"))
-}
 
 #[tokio::test]
 async fn the_binary_serves_a_github_install_end_to_end_and_never_leaks_the_secret() {
@@ -187,11 +44,7 @@ async fn the_binary_serves_a_github_install_end_to_end_and_never_leaks_the_secre
 async fn scenario(database: &TestDatabase, dir: &Path, marketplace: &Path) {
     let label = database.label;
     let data = dir.join(format!("data-{label}"));
-    let mut data_args = vec!["--data-dir".to_owned(), data.display().to_string()];
-    // SQLite is the embedded default: no URL, the file is created in the data folder.
-    if label != "SQLite" {
-        data_args.extend(["--database-url".to_owned(), database.url.clone()]);
-    }
+    let data_args = storage_args(database, &data);
     let mut bootstrap = vec![
         "admin".into(),
         "bootstrap".into(),
@@ -234,12 +87,7 @@ async fn scenario(database: &TestDatabase, dir: &Path, marketplace: &Path) {
         marketplace.display().to_string(),
     ]);
     let server = serve(&serve_args, &server_log).await;
-    let mut client = Client {
-        http: reqwest::Client::new(),
-        base: server.base.clone(),
-        token,
-        seen: Vec::new(),
-    };
+    let mut client = Client::new(&server, &token);
     let fake = FakeGitHub::start(CANARY).await.expect("fake GitHub");
 
     let market = client.get("/api/marketplace").await;

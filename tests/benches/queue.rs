@@ -1,0 +1,265 @@
+//! The whole path of a run through the queue: due → claimed under a lease → instantiated →
+//! the trivial connector writes one log line and one record → committed with its run. On
+//! SQLite and, when `SLUICE_TEST_DATABASE_URL` is set, PostgreSQL:
+//!
+//! - **throughput**: a backlog of runs, all due, over many installs, worked by one host;
+//! - **start delay** (due time to the connector's entry, as the run records it): runs due
+//!   one after another at a steady pace below the host's capacity, as schedules make them.
+//!
+//! The baseline, measured in the same run, is the runtime alone: the same component
+//! instantiated and run with the same concurrency, with no queue and no store.
+//!
+//! `cargo bench -p sluice-tests --bench queue`
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sluice::marketplace::Catalogue;
+use sluice::people::StaticDirectory;
+use sluice::runtime::{Call, Limits, LogLine, LogSink, RunContext, Runtime};
+use sluice::scheduler::{QueueSettings, Runs, Scheduler};
+use sluice::secrets::SecretSet;
+use sluice::store::{InstallGrants, NewInstall, NewRun, RunCall, RunTrigger, Store, now_ms};
+use sluice::vault::{SecretKey, Vault};
+use sluice::worker::Worker;
+use sluice_tests::guests;
+
+/// Installs the runs spread over (an install runs one run at a time).
+const INSTALLS: usize = 1_000;
+/// Runs in the backlog.
+const BACKLOG: usize = 5_000;
+/// Runs due at a steady pace, for the start delay.
+const PACED: usize = 2_000;
+/// Time between two paced runs' due times.
+const PACE: Duration = Duration::from_millis(2);
+/// Runs one host works at once.
+const CONCURRENCY: usize = 32;
+
+/// A log sink that drops every line: the baseline keeps nothing.
+struct Discard;
+
+impl LogSink for Discard {
+    fn write(&self, _line: LogLine) {}
+}
+
+/// Runs of the bare runtime per second, `CONCURRENCY` at a time.
+async fn baseline(runtime: Arc<Runtime>, plugin: &sluice::runtime::Plugin) -> anyhow::Result<f64> {
+    let semaphore = Arc::new(tokio::sync::Semaphore::new(CONCURRENCY));
+    let start = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..BACKLOG {
+        let permit = semaphore.clone().acquire_owned().await?;
+        let (runtime, plugin) = (runtime.clone(), plugin.clone());
+        tasks.spawn(async move {
+            let outcome = runtime
+                .run(
+                    &plugin,
+                    Call::Sync,
+                    RunContext {
+                        config: serde_json::json!({}),
+                        secrets: SecretSet::new(BTreeMap::new()),
+                        grants: Default::default(),
+                        state: BTreeMap::new(),
+                        log: Arc::new(Discard),
+                        people: Arc::new(StaticDirectory::default()),
+                    },
+                )
+                .await;
+            drop(permit);
+            outcome.error.is_none()
+        });
+    }
+    let mut ok = 0;
+    while let Some(done) = tasks.join_next().await {
+        ok += usize::from(done?);
+    }
+    anyhow::ensure!(ok == BACKLOG, "{} baseline runs failed", BACKLOG - ok);
+    Ok(BACKLOG as f64 / start.elapsed().as_secs_f64())
+}
+
+/// Waits until `count` runs have succeeded in all; fails on a failed run.
+async fn succeeded(pool: &sqlx::AnyPool, count: i64) -> anyhow::Result<()> {
+    loop {
+        let (done, failed): (i64, i64) = sqlx::query_as(
+            "SELECT COALESCE(SUM(CASE WHEN status = 'succeeded' THEN 1 ELSE 0 END), 0), \
+             COALESCE(SUM(CASE WHEN status IN ('failed', 'cancelled') THEN 1 ELSE 0 END), 0) FROM runs",
+        )
+        .fetch_one(pool)
+        .await?;
+        anyhow::ensure!(failed == 0, "{failed} runs failed");
+        if done >= count {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+fn percentile(sorted: &[i64], p: f64) -> i64 {
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted.get(index).copied().unwrap_or_default()
+}
+
+async fn measure(label: &str, url: &str, dir: &std::path::Path) -> anyhow::Result<()> {
+    let store = Store::open(url).await?;
+    let vault = Arc::new(Vault::new(1, SecretKey::generate()));
+    let company = sluice::onboarding::onboard(&store, &vault, "bench@acme.example", "Acme")
+        .await?
+        .company
+        .id;
+    let marketplace = dir.join(format!("marketplace-{label}"));
+    sluice::marketplace::publish(
+        &marketplace,
+        &std::fs::read_to_string(guests::TRIVIAL_MANIFEST)?,
+        &std::fs::read(guests::TRIVIAL_WASM)?,
+    )?;
+    let runtime = Runtime::new(Some(&dir.join("compiled")), Limits::default())?;
+    let catalogue = Arc::new(Catalogue::load(&marketplace)?);
+    let worker = Arc::new(Worker::new(store.clone(), vault.clone(), catalogue, runtime));
+    let mut installs = Vec::with_capacity(INSTALLS);
+    for _ in 0..INSTALLS {
+        installs.push(
+            store
+                .create_install(
+                    &company,
+                    NewInstall {
+                        plugin: "trivial".into(),
+                        version: "0.1.0".into(),
+                        config: serde_json::json!({}),
+                        grants: InstallGrants::default(),
+                    },
+                )
+                .await?
+                .id,
+        );
+    }
+    let enqueue = |n: usize, due_at: i64| {
+        let store = store.clone();
+        let company = company.clone();
+        let install = installs[n % INSTALLS].clone();
+        async move {
+            store
+                .enqueue_run(
+                    &company,
+                    &NewRun {
+                        install_id: install,
+                        plugin: "trivial".into(),
+                        trigger: RunTrigger::Manual,
+                        call: RunCall::Sync,
+                        due_at,
+                        scheduled_for: None,
+                        attempt: 1,
+                        max_attempts: 1,
+                        retry_of: None,
+                    },
+                )
+                .await
+        }
+    };
+    // One run first, so compiling the component is not counted.
+    enqueue(0, now_ms()).await?;
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(url).await?;
+    let settings = QueueSettings {
+        concurrency: CONCURRENCY,
+        per_company: CONCURRENCY,
+        schedules: false,
+        ..QueueSettings::default()
+    };
+    let runs = Runs::new(store.clone(), sluice::store::new_id("host"), settings);
+    store.register_host(runs.host(), "bench").await?;
+    let scheduler = Scheduler::start(runs.clone(), worker);
+    succeeded(&pool, 1).await?;
+
+    // The backlog falls due all at once, a moment after it is queued.
+    let due = now_ms() + 1_000;
+    for n in 0..BACKLOG {
+        enqueue(n, due).await?;
+    }
+    let wait = u64::try_from(due - now_ms())?;
+    tokio::time::sleep(Duration::from_millis(wait)).await;
+    let start = Instant::now();
+    succeeded(&pool, 1 + BACKLOG as i64).await?;
+    let throughput = BACKLOG as f64 / start.elapsed().as_secs_f64();
+
+    let first_due = now_ms() + 500;
+    let pace = i64::try_from(PACE.as_millis())?;
+    for n in 0..PACED {
+        enqueue(n, first_due + pace * i64::try_from(n)?).await?;
+    }
+    succeeded(&pool, 1 + (BACKLOG + PACED) as i64).await?;
+    let mut delays: Vec<i64> = sqlx::query_as::<_, (i64,)>(
+        "SELECT start_delay_ms FROM runs WHERE due_at >= $1 AND start_delay_ms IS NOT NULL",
+    )
+    .bind(first_due)
+    .fetch_all(&pool)
+    .await?
+    .into_iter()
+    .map(|(delay,)| delay)
+    .collect();
+    anyhow::ensure!(delays.len() == PACED, "{} paced runs measured", delays.len());
+    delays.sort_unstable();
+    let (records,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM records")
+        .fetch_one(&pool)
+        .await?;
+    anyhow::ensure!(
+        records == INSTALLS as i64,
+        "one record per install, upserted ({records})"
+    );
+    scheduler.shutdown(Duration::from_secs(5)).await?;
+
+    let runtime = Arc::new(Runtime::new(Some(&dir.join("compiled")), Limits::default())?);
+    let plugin = runtime.load(
+        &std::fs::read(guests::TRIVIAL_WASM)?,
+        sluice::manifest::Manifest::load(std::path::Path::new(guests::TRIVIAL_MANIFEST))?,
+    )?;
+    let bare = baseline(runtime, &plugin).await?;
+    pool.close().await;
+    store.close().await;
+    println!(
+        "{label}: {throughput:>6.0} runs/s due → claimed → run → committed ({BACKLOG} runs over {INSTALLS} installs, {CONCURRENCY} at a time); \
+         the runtime alone {bare:>6.0} runs/s → {:.2}× the runtime alone",
+        throughput / bare
+    );
+    println!(
+        "{label}: start delay at one run due every {} ms: p50 {} ms, p99 {} ms, max {} ms ({PACED} runs)",
+        PACE.as_millis(),
+        percentile(&delays, 0.50),
+        percentile(&delays, 0.99),
+        delays.last().copied().unwrap_or_default(),
+    );
+    Ok(())
+}
+
+fn main() -> anyhow::Result<()> {
+    let tokio = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    tokio.block_on(async {
+        let dir = tempfile::tempdir()?;
+        measure(
+            "SQLite",
+            &Store::sqlite_url(&dir.path().join("bench.db")),
+            dir.path(),
+        )
+        .await?;
+        if let Ok(base) = std::env::var("SLUICE_TEST_DATABASE_URL") {
+            let schema = format!(
+                "sluice_bench_{}",
+                sluice::store::new_id("s").trim_start_matches("s_")
+            );
+            let admin = sqlx::PgPool::connect(&base).await?;
+            sqlx::query(&format!("CREATE SCHEMA {schema}"))
+                .execute(&admin)
+                .await?;
+            let separator = if base.contains('?') { '&' } else { '?' };
+            let url = format!("{base}{separator}options=-c%20search_path%3D{schema}");
+            let measured = measure("PostgreSQL", &url, dir.path()).await;
+            sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+                .execute(&admin)
+                .await?;
+            measured?;
+        }
+        Ok(())
+    })
+}
