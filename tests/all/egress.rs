@@ -44,7 +44,7 @@ async fn loopback_without_a_private_grant_is_refused() {
     )
     .await;
     assert!(
-        log.contains(&format!("`127.0.0.1` is a loopback address; connectors may reach non-public addresses only when an admin grants that exact host, e.g. `--allow-private-host 127.0.0.1:{port}`")),
+        log.contains(&format!("`127.0.0.1` is a loopback address; connectors reach non-public addresses only when the server's operator allows them (sluice serve --allow-private 127.0.0.1:{port}) and an admin grants that exact host as private")),
         "{log}"
     );
     assert!(spy.hits().is_empty(), "nothing reached the spy");

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
 use super::{ApiError, ApiJson, ApiPath, ApiQuery, AppState, Caller, Page, PageQuery};
-use crate::egress::HostPattern;
+use crate::egress::{HostPattern, non_public_reason};
 use crate::marketplace::{MarketplaceError, Offer};
 use crate::scheduler::{Overlap, Schedule};
 use crate::store::{Install, InstallGrants, NewInstall, Role};
@@ -100,6 +100,7 @@ async fn checked(
         for host in hosts {
             let pattern = HostPattern::parse(host)
                 .map_err(|e| ApiError::Unprocessable(format!("{field}: {e}")))?;
+            private_fits(state, field, &pattern)?;
             if !requested.iter().any(|r| pattern.within(r)) {
                 return Err(ApiError::Unprocessable(format!(
                     "{field}: `{host}` is not a host the `{}` connector asks for under this configuration; it asks for: {}",
@@ -146,6 +147,23 @@ async fn checked(
         config,
         grants,
     })
+}
+
+/// Refuses a grant that would reach a private address the server's operator did not allow:
+/// a company's grant may only narrow what the operator allowed.
+fn private_fits(state: &AppState, field: &str, pattern: &HostPattern) -> Result<(), ApiError> {
+    let refused = |message: String| ApiError::Unprocessable(format!("{field}: {message}"));
+    if field == "grants.private_hosts" {
+        return state.private_reach.admits_grant(pattern).map_err(refused);
+    }
+    // A public grant of a private address would only be refused at run time; say so now.
+    match pattern.ip().and_then(non_public_reason) {
+        Some(reason) => Err(refused(format!(
+            "`{pattern}` is a {reason} address; a private address is reached only as a private host (grants.private_hosts) that the server's operator allows ({} {pattern})",
+            state.private_reach.flag()
+        ))),
+        None => Ok(()),
+    }
 }
 
 fn view(state: &AppState, install: Install) -> InstallView {

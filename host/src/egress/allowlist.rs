@@ -90,6 +90,25 @@ impl HostPattern {
 }
 
 impl HostPattern {
+    /// The explicit port, if the pattern names one.
+    pub fn port(&self) -> Option<u16> {
+        self.port
+    }
+
+    /// Whether the pattern is `*.domain`.
+    pub fn is_wildcard(&self) -> bool {
+        self.host.starts_with("*.")
+    }
+
+    /// The address, when the host is an IP address rather than a name.
+    pub fn ip(&self) -> Option<std::net::IpAddr> {
+        self.host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse()
+            .ok()
+    }
+
     /// Whether every host this pattern matches is also one `wider` matches: how a grant
     /// is checked against what the manifest requests.
     pub fn within(&self, wider: &HostPattern) -> bool {
