@@ -142,8 +142,9 @@ impl fmt::Display for HostPattern {
 pub struct Grants {
     /// Hosts the install may reach on public addresses.
     pub hosts: Vec<HostPattern>,
-    /// Hosts the install may reach on any address (self-hosted services, test fakes).
-    /// A private grant is also a host grant.
+    /// Hosts the install may reach on private addresses too (self-hosted services, test
+    /// fakes), as far as the server's operator allows those addresses. A private grant is
+    /// also a host grant.
     pub private_hosts: Vec<HostPattern>,
 }
 
@@ -159,7 +160,8 @@ pub struct Allowlist {
 pub enum Reach {
     /// Only public addresses.
     PublicOnly,
-    /// Any address: the admin granted this exact host:port as private.
+    /// Any address the server's operator allows: the admin granted this exact host:port
+    /// as private.
     AnyAddress,
 }
 

@@ -15,7 +15,8 @@ pub struct InstallGrants {
     /// Hosts it may reach on public addresses: `host`, `host:port` or `*.domain`.
     #[serde(default)]
     pub hosts: Vec<String>,
-    /// Exact `host:port`s it may reach even on private addresses (self-hosted services).
+    /// Exact `host:port`s it may reach even on private addresses (self-hosted services),
+    /// within what the server's operator allows with `sluice serve --allow-private`.
     #[serde(default)]
     pub private_hosts: Vec<String>,
     /// For each secret the connector requests, the company secret that fills it.
