@@ -234,7 +234,7 @@ impl Runtime {
             .validate_config_with(&plugin.config_validator, &context.config)
             .and_then(|()| manifest.requested_hosts(&context.config))
             .and_then(|hosts| Ok((hosts, manifest.secret_bindings(&context.config)?)));
-        let (requested, bindings) = match setup {
+        let (requested, mut bindings) = match setup {
             Ok(resolved) => resolved,
             Err(error) => {
                 return self.setup_failure(
@@ -245,6 +245,12 @@ impl Runtime {
                 );
             }
         };
+        let mut grants = context.grants;
+        for (name, hosts) in std::mem::take(&mut grants.secret_hosts) {
+            if let Some(binding) = bindings.get_mut(&name) {
+                binding.narrow(&hosts);
+            }
+        }
         // A connector gets only the secrets its manifest asks for, whatever it is given.
         let secrets = SecretSet::new(
             manifest
@@ -277,7 +283,7 @@ impl Runtime {
             config: context.config.to_string(),
             streams: plugin.streams.clone(),
             egress: Egress::new(
-                Allowlist::new(requested, context.grants),
+                Allowlist::new(requested, grants),
                 secrets,
                 bindings,
                 self.private.clone(),

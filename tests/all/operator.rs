@@ -1,7 +1,8 @@
 //! Private reach belongs to the server's operator: through the API, a company's admin
 //! cannot make the host contact a private or cloud metadata address the operator did not
 //! allow, neither when installing nor when a run goes out; an operator-allowed private host
-//! still works end to end; a connector cannot send a granted secret to another granted host.
+//! still works end to end; a connector cannot send a granted secret to another granted host,
+//! and an admin may narrow where a secret goes but not widen it.
 
 use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -81,6 +82,7 @@ async fn stored_install(h: &Harness, config: Value, private_host: &str) -> Strin
                     hosts: vec![],
                     private_hosts: vec![private_host.to_owned()],
                     secrets: [("github_token".to_owned(), "github-token".to_owned())].into(),
+                    ..InstallGrants::default()
                 },
             },
         )
@@ -285,13 +287,60 @@ async fn a_connector_cannot_send_its_secret_to_another_granted_host() {
         assert_eq!(run["status"], "failed", "{}: {run}", h.label);
         assert!(
             log.contains(&format!(
-                "secret `token` may be sent only to the hosts its manifest binds it to (127.0.0.1:{}), not to `127.0.0.1:{}`",
+                "secret `token` may be sent only to the hosts it is bound to (127.0.0.1:{}), not to `127.0.0.1:{}`",
                 bound.port, other.port
             )),
             "{}: {log}",
             h.label
         );
         assert!(other.hits().is_empty(), "nothing reached the other host");
+    }
+    on_every_database!(test);
+}
+
+#[tokio::test]
+async fn an_install_may_narrow_where_a_secret_goes_but_not_widen_it() {
+    async fn test(h: &Harness) {
+        put_token(h).await;
+        let fake = FakeGitHub::start(TOKEN).await.expect("fake GitHub");
+        let port = fake.port();
+        let grants = |secret_hosts: Value| {
+            json!({
+                "private_hosts": [format!("127.0.0.1:{port}")],
+                "secrets": { "github_token": "github-token" },
+                "secret_hosts": { "github_token": secret_hosts },
+            })
+        };
+        let config = json!({ "org": "acme", "api_base_url": fake.url() });
+        let widened = install_github(h, config.clone(), grants(json!(["evil.example"]))).await;
+        assert_eq!(
+            widened.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{}",
+            h.label
+        );
+        assert_eq!(
+            widened.json()["message"],
+            format!(
+                "grants.secret_hosts.github_token: `evil.example` is not a host the `github` connector binds `github_token` to under this configuration; it binds it to: api.github.com, 127.0.0.1:{port}"
+            )
+        );
+
+        let narrowed = install_github(h, config, grants(json!(["api.github.com"]))).await;
+        assert_eq!(narrowed.status, StatusCode::CREATED, "{}", narrowed.text());
+        assert_eq!(
+            narrowed.json()["grants"]["secret_hosts"],
+            json!({ "github_token": ["api.github.com"] })
+        );
+        let id = narrowed.json()["id"].as_str().expect("id").to_owned();
+        let (run, log) = run_to_end(h, &id).await;
+        assert_eq!(run["status"], "failed", "{}: {run}", h.label);
+        assert!(
+            log.contains(&format!("secret `github_token` may be sent only to the hosts it is bound to (api.github.com), not to `127.0.0.1:{port}`")),
+            "{}: {log}",
+            h.label
+        );
+        assert!(fake.requests().is_empty(), "the token went nowhere");
     }
     on_every_database!(test);
 }

@@ -25,6 +25,7 @@ async fn hostile(behaviour: &str, url: &str, grant: &str) -> (sluice::runtime::R
         Grants {
             hosts: vec![],
             private_hosts: hosts(&[grant]),
+            ..Grants::default()
         },
         &[("token", CANARY)],
     )
@@ -64,6 +65,7 @@ async fn a_url_carrying_a_user_and_password_is_refused() {
         Grants {
             hosts: vec![],
             private_hosts: hosts(&[&format!("127.0.0.1:{}", spy.port)]),
+            ..Grants::default()
         },
         &[],
     )
@@ -90,6 +92,7 @@ async fn a_secret_is_not_sent_over_plain_http_to_a_public_address() {
         Grants {
             hosts: hosts(&["140.82.112.6"]),
             private_hosts: vec![],
+            ..Grants::default()
         },
         &[("token", CANARY)],
     )

@@ -141,12 +141,48 @@ async fn checked(
             )));
         }
     }
+    secret_hosts_fit(offer, &config, &grants)?;
     Ok(NewInstall {
         plugin: manifest.name.clone(),
         version: manifest.version.clone(),
         config,
         grants,
     })
+}
+
+/// Refuses `grants.secret_hosts` that would send a secret beyond where the connector's
+/// manifest binds it: an admin may narrow a binding, never widen it.
+fn secret_hosts_fit(
+    offer: &Offer,
+    config: &serde_json::Value,
+    grants: &InstallGrants,
+) -> Result<(), ApiError> {
+    let manifest = &offer.manifest;
+    let bindings = manifest
+        .secret_bindings(config)
+        .map_err(|e| ApiError::Unprocessable(e.to_string()))?;
+    for (name, hosts) in &grants.secret_hosts {
+        let field = format!("grants.secret_hosts.{name}");
+        let Some(binding) = bindings.get(name) else {
+            return Err(ApiError::Unprocessable(format!(
+                "{field}: the `{}` connector asks for no secret `{name}`",
+                manifest.name
+            )));
+        };
+        for host in hosts {
+            let pattern = HostPattern::parse(host)
+                .map_err(|e| ApiError::Unprocessable(format!("{field}: {e}")))?;
+            if !binding.hosts.iter().any(|bound| pattern.within(bound)) {
+                let bound: Vec<String> = binding.hosts.iter().map(ToString::to_string).collect();
+                return Err(ApiError::Unprocessable(format!(
+                    "{field}: `{host}` is not a host the `{}` connector binds `{name}` to under this configuration; it binds it to: {}",
+                    manifest.name,
+                    bound.join(", ")
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Refuses a grant that would reach a private address the server's operator did not allow:

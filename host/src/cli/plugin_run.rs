@@ -123,6 +123,7 @@ pub async fn run(args: RunArgs, call: Call) -> anyhow::Result<ExitCode> {
     let grants = Grants {
         hosts: parse_hosts(&args.allow_hosts, "--allow-host")?,
         private_hosts: parse_hosts(&args.allow_private_hosts, "--allow-private-host")?,
+        secret_hosts: BTreeMap::new(),
     };
     let secrets = parse_secrets(&args.secrets)?;
     let people = match &args.people {

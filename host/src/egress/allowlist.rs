@@ -1,6 +1,7 @@
 //! Which hosts a run may reach: what the manifest requests, intersected with what the admin
 //! granted; and which of them may be on private addresses.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use url::{Host, Url};
@@ -136,8 +137,9 @@ impl fmt::Display for HostPattern {
     }
 }
 
-/// What an admin granted an install: hosts it may reach, and the exact `host:port`s it may
-/// reach even when they resolve to private addresses.
+/// What an admin granted an install: hosts it may reach, the exact `host:port`s it may
+/// reach even when they resolve to private addresses, and where its secrets may go when
+/// narrower than its manifest says.
 #[derive(Debug, Clone, Default)]
 pub struct Grants {
     /// Hosts the install may reach on public addresses.
@@ -146,6 +148,9 @@ pub struct Grants {
     /// fakes), as far as the server's operator allows those addresses. A private grant is
     /// also a host grant.
     pub private_hosts: Vec<HostPattern>,
+    /// For a secret, the hosts it may be sent to when the admin narrowed them; a secret
+    /// absent here goes to every host its manifest binds it to.
+    pub secret_hosts: BTreeMap<String, Vec<HostPattern>>,
 }
 
 /// The hosts one run may reach.
@@ -263,6 +268,7 @@ mod tests {
             Grants {
                 hosts: vec![pattern("api.github.com"), pattern("example.com")],
                 private_hosts: vec![pattern("127.0.0.1:9000")],
+                ..Grants::default()
             },
         );
         assert_eq!(

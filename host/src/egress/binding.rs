@@ -21,6 +21,16 @@ pub struct SecretBinding {
 pub type SecretBindings = BTreeMap<String, SecretBinding>;
 
 impl SecretBinding {
+    /// Keeps only the hosts of `to` that fit within this binding: an install's grant may
+    /// narrow where a secret goes, never widen it.
+    pub fn narrow(&mut self, to: &[HostPattern]) {
+        self.hosts = to
+            .iter()
+            .filter(|p| self.hosts.iter().any(|bound| p.within(bound)))
+            .cloned()
+            .collect();
+    }
+
     /// Whether the secret `name` may be sent to `host:port`, or why not.
     pub fn check_host(
         &self,
@@ -43,7 +53,7 @@ impl SecretBinding {
         };
         let bound: Vec<String> = self.hosts.iter().map(ToString::to_string).collect();
         Err(format!(
-            "secret `{name}` may be sent only to the hosts its manifest binds it to ({}), not to `{shown}`",
+            "secret `{name}` may be sent only to the hosts it is bound to ({}), not to `{shown}`",
             if bound.is_empty() {
                 "none under this configuration".to_owned()
             } else {
@@ -95,8 +105,15 @@ mod tests {
         );
         assert_eq!(
             github.check_host("github_token", "uploads.github.com", 443, 443),
-            Err("secret `github_token` may be sent only to the hosts its manifest binds it to (api.github.com, ghe.acme.test:8443), not to `uploads.github.com`".to_owned())
+            Err("secret `github_token` may be sent only to the hosts it is bound to (api.github.com, ghe.acme.test:8443), not to `uploads.github.com`".to_owned())
         );
+    }
+
+    #[test]
+    fn a_grant_narrows_a_binding_but_never_widens_it() {
+        let mut github = binding(&["api.github.com", "ghe.acme.test"], None);
+        github.narrow(&binding(&["ghe.acme.test", "evil.example"], None).hosts);
+        assert_eq!(github, binding(&["ghe.acme.test"], None));
     }
 
     #[test]

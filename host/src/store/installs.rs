@@ -22,6 +22,10 @@ pub struct InstallGrants {
     /// For each secret the connector requests, the company secret that fills it.
     #[serde(default)]
     pub secrets: BTreeMap<String, String>,
+    /// For a secret, the hosts it may be sent to, narrower than where the connector's
+    /// manifest binds it (which a secret absent here keeps).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub secret_hosts: BTreeMap<String, Vec<String>>,
 }
 
 /// An install as the API shows it.
