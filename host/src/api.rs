@@ -32,6 +32,7 @@ pub use caller::{Caller, SESSION_COOKIE};
 pub use error::{ApiError, ApiJson, ApiPath, ApiQuery, ErrorBody};
 pub use pages::{Page, PageQuery};
 
+use crate::egress::PrivateReach;
 use crate::marketplace::Catalogue;
 use crate::scheduler::Runs;
 use crate::store::Store;
@@ -53,6 +54,9 @@ pub struct AppState {
     pub runs: Arc<Runs>,
     /// Whether the session cookie is marked `Secure` (the server is behind HTTPS).
     pub secure_cookies: bool,
+    /// The private destinations the server's operator allows; a company's private grant
+    /// must fit within them.
+    pub private_reach: Arc<PrivateReach>,
 }
 
 #[derive(utoipa::OpenApi)]

@@ -2,18 +2,23 @@
 //!
 //! A request goes out only if its host is both requested by the manifest and granted by
 //! the admin; its name is resolved here and every address must be public unless that exact
-//! host was granted as private; redirects are followed here and checked again at each hop;
-//! credentials are injected by secret name; sizes and times are capped; rate limits are
-//! waited out when the run has time left, and reported otherwise.
+//! host was granted as private and the server's operator allows that address; redirects
+//! are followed here and checked again at each hop; credentials are injected by secret
+//! name, only toward the hosts and in the headers the manifest binds the secret to, and
+//! only over HTTPS unless the operator allowed that private host; answers are redacted of
+//! every secret before the connector reads them; sizes and times are capped; rate limits
+//! are waited out when the run has time left, and reported otherwise.
 
 mod address;
 mod allowlist;
+mod binding;
+mod private;
 mod rate_limit;
 mod resolver;
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use base64::Engine as _;
@@ -23,6 +28,10 @@ use url::{Host, Url};
 
 pub use address::non_public_reason;
 pub use allowlist::{Allowlist, Grants, HostPattern, HostPatternError, Reach};
+pub use binding::{SecretBinding, SecretBindings};
+pub use private::{
+    PrivateEntry, PrivateEntryError, PrivateReach, PrivateRefusal, Refused, is_metadata,
+};
 
 use crate::secrets::{Redactor, SecretSet};
 use resolver::PinnedResolver;
@@ -84,6 +93,25 @@ pub enum Credentials {
     },
 }
 
+impl Credentials {
+    /// The name of the secret injected.
+    pub fn secret(&self) -> &str {
+        match self {
+            Self::Bearer { secret } | Self::Basic { secret, .. } | Self::Header { secret, .. } => {
+                secret
+            }
+        }
+    }
+
+    /// The header the secret travels in, lower-case.
+    fn header(&self) -> String {
+        match self {
+            Self::Bearer { .. } | Self::Basic { .. } => "authorization".to_owned(),
+            Self::Header { header, .. } => header.to_ascii_lowercase(),
+        }
+    }
+}
+
 /// An outbound request as a connector asked for it.
 #[derive(Debug, Clone)]
 pub struct OutboundRequest {
@@ -141,11 +169,18 @@ const RESERVED_HEADERS: &[&str] = &[
     "user-agent",
 ];
 
+/// Whether the host sets `header` itself, so neither a connector nor a manifest may name it.
+pub fn host_owned_header(header: &str) -> bool {
+    RESERVED_HEADERS.contains(&header.to_ascii_lowercase().as_str())
+}
+
 /// One run's door to the outside.
 #[derive(Debug)]
 pub struct Egress {
     allowlist: Allowlist,
     secrets: SecretSet,
+    bindings: SecretBindings,
+    private: Arc<PrivateReach>,
     redactor: Redactor,
     limits: EgressLimits,
     deadline: Instant,
@@ -155,10 +190,13 @@ pub struct Egress {
 }
 
 impl Egress {
-    /// Egress for one run, which must be over by `deadline`.
+    /// Egress for one run, which must be over by `deadline`: `secrets` go only where
+    /// `bindings` say, and private addresses are reached only as far as `private` allows.
     pub fn new(
         allowlist: Allowlist,
         secrets: SecretSet,
+        bindings: SecretBindings,
+        private: Arc<PrivateReach>,
         limits: EgressLimits,
         deadline: Instant,
     ) -> Self {
@@ -166,6 +204,8 @@ impl Egress {
             redactor: secrets.redactor(),
             allowlist,
             secrets,
+            bindings,
+            private,
             limits,
             deadline,
             resolver: PinnedResolver::default(),
@@ -269,13 +309,18 @@ impl Egress {
         let first_origin = url.origin();
         let mut method = request.method.clone();
         let mut body = request.body.clone();
+        let redactor = self.answer_redactor(request.credentials.as_ref());
         for _ in 0..=self.limits.redirects {
-            self.check_destination(&url).await?;
+            refuse_userinfo(&url)?;
+            let operator_private = self.check_destination(&url).await?;
             // Credentials go only to the origin the connector named, never to where a
             // redirect points.
             let credentials = (url.origin() == first_origin)
                 .then_some(request.credentials.as_ref())
                 .flatten();
+            if let Some(credentials) = credentials {
+                self.authorize(credentials, &url, operator_private)?;
+            }
             let response = self
                 .send_once(&method, &url, &request.headers, body.clone(), credentials)
                 .await?;
@@ -296,7 +341,7 @@ impl Egress {
                         body = None;
                     }
                 }
-                _ => return self.read_response(response).await,
+                _ => return self.read_response(response, &redactor).await,
             }
         }
         Err(EgressError::Network(format!(
@@ -305,8 +350,9 @@ impl Egress {
         )))
     }
 
-    /// Checks scheme, grant and every resolved address, and pins the addresses.
-    async fn check_destination(&self, url: &Url) -> Result<(), EgressError> {
+    /// Checks scheme, grant and every resolved address, and pins the addresses. True when
+    /// every address is a private one the server's operator allows.
+    async fn check_destination(&self, url: &Url) -> Result<bool, EgressError> {
         let default_port = match url.scheme() {
             "https" => 443,
             "http" => 80,
@@ -342,21 +388,91 @@ impl Egress {
                 "`{host_text}` has no addresses"
             )));
         }
-        if reach == Reach::PublicOnly {
-            for addr in &addrs {
-                if let Some(reason) = non_public_reason(addr.ip()) {
-                    let what = match host {
-                        Host::Domain(_) => format!("resolves to {}, a", addr.ip()),
-                        _ => "is a".to_owned(),
-                    };
-                    return Err(EgressError::Denied(format!(
-                        "`{host_text}` {what} {reason} address; connectors may reach non-public addresses only when an admin grants that exact host, e.g. `--allow-private-host {host_text}:{port}`"
-                    )));
-                }
+        let mut every_private = true;
+        for addr in &addrs {
+            let Some(reason) = non_public_reason(addr.ip()) else {
+                every_private = false;
+                continue;
+            };
+            let subject = match host {
+                Host::Domain(_) => format!("`{host_text}` resolves to {}, a", addr.ip()),
+                _ => format!("`{host_text}` is a"),
+            };
+            if reach == Reach::PublicOnly {
+                return Err(EgressError::Denied(format!(
+                    "{subject} {reason} address; connectors reach non-public addresses only when the server's operator allows them ({} {host_text}:{port}) and an admin grants that exact host as private",
+                    self.private.flag()
+                )));
+            }
+            if let Err(refusal) = self.private.check(&host_text, port, addr.ip()) {
+                let refused = Refused {
+                    subject: &subject,
+                    reason,
+                    host: &host_text,
+                    port,
+                    ip: addr.ip(),
+                };
+                return Err(EgressError::Denied(self.private.refusal(refused, refusal)));
             }
         }
         self.resolver.pin(&host_text, addrs);
+        Ok(every_private)
+    }
+
+    /// Whether `credentials` may go to `url`: toward a host and in a header the secret is
+    /// bound to, and over HTTPS unless the operator allowed this private host.
+    fn authorize(
+        &self,
+        credentials: &Credentials,
+        url: &Url,
+        operator_private: bool,
+    ) -> Result<(), EgressError> {
+        let name = credentials.secret();
+        let binding = self
+            .bindings
+            .get(name)
+            .ok_or_else(|| self.not_granted(name))?;
+        let host = url.host_str().unwrap_or_default();
+        let default_port = if url.scheme() == "https" { 443 } else { 80 };
+        let port = url.port().unwrap_or(default_port);
+        binding
+            .check_host(name, host, port, default_port)
+            .map_err(EgressError::Denied)?;
+        binding
+            .check_header(name, &credentials.header())
+            .map_err(EgressError::Denied)?;
+        if url.scheme() != "https" && !operator_private {
+            return Err(EgressError::Denied(format!(
+                "secret `{name}` is sent only over HTTPS; `{}` is plain HTTP, and only to a private host the server's operator allows may a secret go that way",
+                url.origin().ascii_serialization()
+            )));
+        }
         Ok(())
+    }
+
+    /// The refusal of a secret the install was not given.
+    fn not_granted(&self, name: &str) -> EgressError {
+        let granted: Vec<&str> = self.secrets.names().collect();
+        EgressError::Denied(format!(
+            "secret `{name}` was not granted to this install (granted: {})",
+            if granted.is_empty() {
+                "none".to_owned()
+            } else {
+                granted.join(", ")
+            }
+        ))
+    }
+
+    /// What an answer is redacted with: every secret in every form the host sends one,
+    /// including this request's `username:secret` pair when it authenticates with Basic.
+    fn answer_redactor(&self, credentials: Option<&Credentials>) -> Redactor {
+        match credentials {
+            Some(Credentials::Basic { username, secret }) => match self.secrets.get(secret) {
+                Some(value) => self.secrets.redactor_with(&format!("{username}:{value}")),
+                None => self.redactor.clone(),
+            },
+            _ => self.redactor.clone(),
+        }
     }
 
     async fn send_once(
@@ -399,19 +515,7 @@ impl Egress {
     /// The header carrying a secret's value. The value is marked sensitive so that no
     /// debug output of the client shows it.
     fn inject(&self, credentials: &Credentials) -> Result<(HeaderName, HeaderValue), EgressError> {
-        let secret = |name: &str| {
-            self.secrets.get(name).ok_or_else(|| {
-                let granted: Vec<&str> = self.secrets.names().collect();
-                EgressError::Denied(format!(
-                    "secret `{name}` was not granted to this install (granted: {})",
-                    if granted.is_empty() {
-                        "none".to_owned()
-                    } else {
-                        granted.join(", ")
-                    }
-                ))
-            })
-        };
+        let secret = |name: &str| self.secrets.get(name).ok_or_else(|| self.not_granted(name));
         let (name, text) = match credentials {
             Credentials::Bearer { secret: s } => (
                 reqwest::header::AUTHORIZATION,
@@ -451,9 +555,12 @@ impl Egress {
         Ok((name, value))
     }
 
+    /// The answer, redacted with `redactor` before the connector reads it: a service that
+    /// echoes the credentials it got must not hand the connector the secret's value.
     async fn read_response(
         &self,
         response: reqwest::Response,
+        redactor: &Redactor,
     ) -> Result<(InboundResponse, HeaderMap), EgressError> {
         let status = response.status().as_u16();
         let headers = response.headers().clone();
@@ -482,7 +589,7 @@ impl Egress {
             .map(|(name, value)| {
                 (
                     name.as_str().to_owned(),
-                    String::from_utf8_lossy(value.as_bytes()).into_owned(),
+                    redactor.redact(&String::from_utf8_lossy(value.as_bytes())),
                 )
             })
             .collect();
@@ -490,7 +597,7 @@ impl Egress {
             InboundResponse {
                 status,
                 headers: pairs,
-                body,
+                body: redactor.redact_bytes(&body),
             },
             headers,
         ))
@@ -510,4 +617,17 @@ impl Egress {
         }
         EgressError::Network(self.redactor.redact(&message))
     }
+}
+
+/// Refuses a URL carrying a user name or password: credentials travel only as secrets the
+/// host injects, and the URL's own would go wherever the URL points. The message leaves
+/// them out.
+fn refuse_userinfo(url: &Url) -> Result<(), EgressError> {
+    if url.username().is_empty() && url.password().is_none() {
+        return Ok(());
+    }
+    Err(EgressError::Denied(format!(
+        "a URL to `{}` carries a user name or password (user:password@host); name a secret with `auth` to send credentials",
+        url.host_str().unwrap_or_default()
+    )))
 }

@@ -7,7 +7,7 @@ use std::path::Path;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::egress::HostPattern;
+use crate::egress::{HostPattern, SecretBinding, SecretBindings};
 
 /// The interface versions this host can run.
 pub const SUPPORTED_API_VERSIONS: &[&str] = &["0.1.0"];
@@ -82,6 +82,13 @@ pub struct Manifest {
 pub struct SecretRequest {
     /// What the secret is and which permissions it needs, for the admin.
     pub description: String,
+    /// The hosts the secret may be sent to, each one of the manifest's `hosts` (the same
+    /// entry, or a narrower one): the host refuses to inject it toward any other.
+    #[serde(default)]
+    pub hosts: Vec<String>,
+    /// The header the secret may travel in besides `Authorization`, such as `x-api-key`.
+    #[serde(default)]
+    pub header: Option<String>,
 }
 
 /// A stream of records a connector emits.
@@ -150,7 +157,13 @@ impl Manifest {
                 return invalid(format!("stream `{}` is declared twice", stream.name));
             }
         }
-        for name in self.secrets.keys() {
+        for host in &self.hosts {
+            if config_field(host).is_none() {
+                HostPattern::parse(host)
+                    .map_err(|e| ManifestError::Invalid(format!("hosts: {e}")))?;
+            }
+        }
+        for (name, secret) in &self.secrets {
             if name.is_empty()
                 || !name
                     .chars()
@@ -160,14 +173,50 @@ impl Manifest {
                     "secret `{name}` must be lower-case letters, digits and `_`"
                 ));
             }
-        }
-        for host in &self.hosts {
-            if config_field(host).is_none() {
-                HostPattern::parse(host)
-                    .map_err(|e| ManifestError::Invalid(format!("hosts: {e}")))?;
-            }
+            self.validate_secret(name, secret)?;
         }
         self.config_validator()?;
+        Ok(())
+    }
+
+    /// Checks where a secret may go: hosts among the manifest's own, a header the host
+    /// does not set itself.
+    fn validate_secret(&self, name: &str, secret: &SecretRequest) -> Result<(), ManifestError> {
+        let invalid = |m: String| Err(ManifestError::Invalid(format!("secrets.{name}.{m}")));
+        if secret.hosts.is_empty() {
+            return invalid(format!(
+                "hosts: name the hosts the secret may be sent to, from the manifest's `hosts` ({})",
+                self.hosts.join(", ")
+            ));
+        }
+        for host in &secret.hosts {
+            let among = match config_field(host) {
+                Some(_) => self.hosts.contains(host),
+                None => {
+                    let pattern = HostPattern::parse(host).map_err(|e| {
+                        ManifestError::Invalid(format!("secrets.{name}.hosts: {e}"))
+                    })?;
+                    self.hosts.iter().any(|entry| {
+                        config_field(entry).is_none()
+                            && HostPattern::parse(entry).is_ok_and(|wider| pattern.within(&wider))
+                    })
+                }
+            };
+            if !among {
+                return invalid(format!(
+                    "hosts: `{host}` is not among the manifest's `hosts` ({})",
+                    self.hosts.join(", ")
+                ));
+            }
+        }
+        if let Some(header) = &secret.header {
+            let valid = http::HeaderName::from_bytes(header.as_bytes()).is_ok();
+            if !valid || crate::egress::host_owned_header(header) {
+                return invalid(format!(
+                    "header: `{header}` is not a header a secret may travel in; name a valid header the host does not set itself, such as `x-api-key` (`authorization` needs no declaring)"
+                ));
+            }
+        }
         Ok(())
     }
 
@@ -213,8 +262,32 @@ impl Manifest {
     /// The hosts this connector asks for under this configuration: `{config.FIELD}`
     /// entries become the host (and port) of the URL in that field, when it is set.
     pub fn requested_hosts(&self, config: &Value) -> Result<Vec<HostPattern>, ManifestError> {
+        self.resolve_hosts(&self.hosts, config)
+    }
+
+    /// Where each secret may go under this configuration: its `hosts`, resolved as
+    /// [`Manifest::requested_hosts`] resolves the manifest's, and its header.
+    pub fn secret_bindings(&self, config: &Value) -> Result<SecretBindings, ManifestError> {
+        self.secrets
+            .iter()
+            .map(|(name, secret)| {
+                let binding = SecretBinding {
+                    hosts: self.resolve_hosts(&secret.hosts, config)?,
+                    header: secret.header.as_deref().map(str::to_ascii_lowercase),
+                };
+                Ok((name.clone(), binding))
+            })
+            .collect()
+    }
+
+    /// Host entries with `{config.FIELD}` replaced by the host of the URL in that field.
+    fn resolve_hosts(
+        &self,
+        entries: &[String],
+        config: &Value,
+    ) -> Result<Vec<HostPattern>, ManifestError> {
         let mut hosts = Vec::new();
-        for entry in &self.hosts {
+        for entry in entries {
             match config_field(entry) {
                 None => hosts.push(
                     HostPattern::parse(entry)
@@ -258,6 +331,7 @@ description = "GitHub"
 hosts = ["api.github.com", "{config.api_base_url}"]
 [secrets.github_token]
 description = "token"
+hosts = ["api.github.com", "{config.api_base_url}"]
 [[streams]]
 name = "members"
 key = "login"
@@ -278,6 +352,69 @@ type = "string"
             .expect("hosts");
         let shown: Vec<String> = hosts.iter().map(ToString::to_string).collect();
         assert_eq!(shown, ["api.github.com", "127.0.0.1:9000"]);
+    }
+
+    #[test]
+    fn a_secret_is_bound_to_its_hosts_under_the_configuration() {
+        let manifest = Manifest::from_toml(MANIFEST).expect("valid manifest");
+        let bindings = manifest
+            .secret_bindings(
+                &serde_json::json!({"org": "acme", "api_base_url": "https://ghe.acme.test/api/v3"}),
+            )
+            .expect("bindings");
+        let hosts: Vec<String> = bindings["github_token"]
+            .hosts
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(hosts, ["api.github.com", "ghe.acme.test"]);
+        assert_eq!(bindings["github_token"].header, None);
+    }
+
+    #[test]
+    fn secret_hosts_and_headers_are_checked() {
+        // The secret's own line, not the manifest's `hosts` above it.
+        let bound = "token\"\nhosts = [\"api.github.com\", \"{config.api_base_url}\"]";
+        for (replacement, expected) in [
+            (
+                "hosts = []",
+                "secrets.github_token.hosts: name the hosts the secret may be sent to, from the manifest's `hosts` (api.github.com, {config.api_base_url})",
+            ),
+            (
+                "hosts = [\"uploads.github.com\"]",
+                "secrets.github_token.hosts: `uploads.github.com` is not among the manifest's `hosts` (api.github.com, {config.api_base_url})",
+            ),
+            (
+                "hosts = [\"{config.other_url}\"]",
+                "secrets.github_token.hosts: `{config.other_url}` is not among the manifest's `hosts`",
+            ),
+            (
+                "hosts = [\"api.github.com\"]\nheader = \"host\"",
+                "secrets.github_token.header: `host` is not a header a secret may travel in",
+            ),
+            (
+                "hosts = [\"api.github.com\"]\nheader = \"x api key\"",
+                "secrets.github_token.header: `x api key` is not a header a secret may travel in",
+            ),
+        ] {
+            let error =
+                Manifest::from_toml(&MANIFEST.replace(bound, &format!("token\"\n{replacement}")))
+                    .expect_err(replacement)
+                    .to_string();
+            assert!(error.contains(expected), "{replacement}: {error}");
+        }
+        let keyed = MANIFEST.replace(
+            bound,
+            "token\"\nhosts = [\"api.github.com\"]\nheader = \"X-Api-Key\"",
+        );
+        let manifest = Manifest::from_toml(&keyed).expect("a declared header");
+        let bindings = manifest
+            .secret_bindings(&serde_json::json!({"org": "acme"}))
+            .expect("bindings");
+        assert_eq!(
+            bindings["github_token"].header.as_deref(),
+            Some("x-api-key")
+        );
     }
 
     #[test]

@@ -27,7 +27,7 @@ pub use limits::Limits;
 pub use log_sink::{Level, LogLine, LogSink, LogWriter, Source};
 pub use outcome::{ConnectorErrorKind, EmittedRecord, RunError, RunOutcome, RunStats, RunStatus};
 
-use crate::egress::{Allowlist, Egress, Grants};
+use crate::egress::{Allowlist, Egress, Grants, PrivateReach};
 use crate::manifest::Manifest;
 use crate::people::Directory;
 use crate::secrets::SecretSet;
@@ -137,6 +137,7 @@ pub struct Runtime {
     engine: Engine,
     linker: Linker<RunState>,
     limits: Limits,
+    private: Arc<PrivateReach>,
     _ticker: EpochTicker,
 }
 
@@ -191,7 +192,14 @@ impl Runtime {
             engine,
             linker,
             limits,
+            private: Arc::new(PrivateReach::none()),
         })
+    }
+
+    /// This runtime with the private destinations the operator allows its runs to reach;
+    /// a new runtime allows none.
+    pub fn allowing_private(self, private: Arc<PrivateReach>) -> Self {
+        Self { private, ..self }
     }
 
     /// Compiles (or loads from the cache) and pre-links a component.
@@ -224,9 +232,10 @@ impl Runtime {
         ));
         let setup = manifest
             .validate_config_with(&plugin.config_validator, &context.config)
-            .and_then(|()| manifest.requested_hosts(&context.config));
-        let requested = match setup {
-            Ok(hosts) => hosts,
+            .and_then(|()| manifest.requested_hosts(&context.config))
+            .and_then(|hosts| Ok((hosts, manifest.secret_bindings(&context.config)?)));
+        let (requested, mut bindings) = match setup {
+            Ok(resolved) => resolved,
             Err(error) => {
                 return self.setup_failure(
                     RunError::Setup(error.to_string()),
@@ -236,6 +245,12 @@ impl Runtime {
                 );
             }
         };
+        let mut grants = context.grants;
+        for (name, hosts) in std::mem::take(&mut grants.secret_hosts) {
+            if let Some(binding) = bindings.get_mut(&name) {
+                binding.narrow(&hosts);
+            }
+        }
         // A connector gets only the secrets its manifest asks for, whatever it is given.
         let secrets = SecretSet::new(
             manifest
@@ -268,8 +283,10 @@ impl Runtime {
             config: context.config.to_string(),
             streams: plugin.streams.clone(),
             egress: Egress::new(
-                Allowlist::new(requested, context.grants),
+                Allowlist::new(requested, grants),
                 secrets,
+                bindings,
+                self.private.clone(),
                 self.limits.egress.clone(),
                 deadline,
             ),

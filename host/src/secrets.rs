@@ -41,6 +41,17 @@ impl SecretSet {
     pub fn redactor(&self) -> Redactor {
         Redactor::new(self.values.values().map(String::as_str))
     }
+
+    /// [`SecretSet::redactor`] that also redacts `extra`, such as the `username:secret` pair
+    /// of a Basic credential, in the same encodings.
+    pub fn redactor_with(&self, extra: &str) -> Redactor {
+        Redactor::new(
+            self.values
+                .values()
+                .map(String::as_str)
+                .chain(std::iter::once(extra)),
+        )
+    }
 }
 
 /// Replaces secret values in text before it is logged, stored or shown.
@@ -53,13 +64,25 @@ impl Redactor {
     /// Values shorter than this are not redacted: they would blank out ordinary words.
     const MIN_LEN: usize = 4;
 
-    /// A redactor for these values and their base64 forms.
+    /// A redactor for these values in every form the host sends one: raw, base64 (with
+    /// and without padding, and URL-safe) and URL-encoded (spaces as `+` and as `%20`).
     pub fn new<'a>(values: impl IntoIterator<Item = &'a str>) -> Self {
+        use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE};
+
         let mut patterns: Vec<String> = Vec::new();
         for value in values.into_iter().filter(|v| v.len() >= Self::MIN_LEN) {
-            patterns.push(value.to_owned());
-            patterns.push(base64::engine::general_purpose::STANDARD.encode(value));
+            let form: String = url::form_urlencoded::byte_serialize(value.as_bytes()).collect();
+            patterns.extend([
+                value.to_owned(),
+                STANDARD.encode(value),
+                STANDARD_NO_PAD.encode(value),
+                URL_SAFE.encode(value),
+                form.replace('+', "%20"),
+                form,
+            ]);
         }
+        patterns.sort();
+        patterns.dedup();
         // Longest first, so a value that contains another is replaced whole.
         patterns.sort_by_key(|p| std::cmp::Reverse(p.len()));
         let matcher = (!patterns.is_empty())
@@ -80,6 +103,16 @@ impl Redactor {
             None => text.to_owned(),
         }
     }
+
+    /// [`Redactor::redact`] of bytes that may not be text, such as an answer's body.
+    pub fn redact_bytes(&self, bytes: &[u8]) -> Vec<u8> {
+        match &self.matcher {
+            Some(matcher) => {
+                matcher.replace_all_bytes(bytes, &vec![REDACTED.as_bytes(); matcher.patterns_len()])
+            }
+            None => bytes.to_vec(),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -97,6 +130,25 @@ mod tests {
         assert_eq!(
             redactor.redact(&format!("a s3cr3t-value b {b64} c")),
             "a [redacted] b [redacted] c"
+        );
+    }
+
+    #[test]
+    fn redacts_the_url_encoded_and_basic_forms() {
+        let set = SecretSet::new(BTreeMap::from([(
+            "token".to_owned(),
+            "p@ss word/+".to_owned(),
+        )]));
+        let redactor = set.redactor_with("ada@acme.test:p@ss word/+");
+        let basic = base64::engine::general_purpose::STANDARD.encode("ada@acme.test:p@ss word/+");
+        let text = format!("q=p%40ss+word%2F%2B r=p%40ss%20word%2F%2B basic {basic}");
+        assert_eq!(
+            redactor.redact(&text),
+            "q=[redacted] r=[redacted] basic [redacted]"
+        );
+        assert_eq!(
+            redactor.redact_bytes(b"raw p@ss word/+ end"),
+            b"raw [redacted] end"
         );
     }
 

@@ -64,7 +64,7 @@ async fn a_private_address_without_a_grant_is_refused_with_how_to_grant_it() {
     assert_eq!(output.status.code(), Some(1));
     let text = stderr(&output);
     assert!(
-        text.contains(&format!("`127.0.0.1` is a loopback address; connectors may reach non-public addresses only when an admin grants that exact host, e.g. `--allow-private-host {grant}`")),
+        text.contains(&format!("`127.0.0.1` is a loopback address; connectors reach non-public addresses only when the server's operator allows them (sluice plugin run --allow-private-host {grant}) and an admin grants that exact host as private")),
         "{text}"
     );
     assert!(spy.hits().is_empty());

@@ -15,6 +15,7 @@ async fn fetch_granted_public(url: &str, grant: &str) -> String {
     let grants = Grants {
         hosts: hosts(&[grant]),
         private_hosts: vec![],
+        ..Grants::default()
     };
     let (outcome, log) = sync(
         &runtime,
@@ -44,7 +45,7 @@ async fn loopback_without_a_private_grant_is_refused() {
     )
     .await;
     assert!(
-        log.contains(&format!("`127.0.0.1` is a loopback address; connectors may reach non-public addresses only when an admin grants that exact host, e.g. `--allow-private-host 127.0.0.1:{port}`")),
+        log.contains(&format!("`127.0.0.1` is a loopback address; connectors reach non-public addresses only when the server's operator allows them (sluice serve --allow-private 127.0.0.1:{port}) and an admin grants that exact host as private")),
         "{log}"
     );
     assert!(spy.hits().is_empty(), "nothing reached the spy");
@@ -119,6 +120,7 @@ async fn an_allowed_host_that_redirects_inward_is_stopped_at_the_hop() {
     let grants = Grants {
         hosts: hosts(&[&format!("localhost:{}", inner.port)]),
         private_hosts: hosts(&[&format!("127.0.0.1:{}", allowed.port)]),
+        ..Grants::default()
     };
     let config = json!({ "behaviour": "fetch", "url": url, "redirect_target": target });
     let (outcome, log) = sync(&runtime, &plugin, config, grants, &[]).await;
@@ -159,6 +161,7 @@ async fn hosts_not_granted_or_not_requested_are_refused() {
     let grants = Grants {
         hosts: hosts(&["unrequested.example"]),
         private_hosts: hosts(&[&format!("127.0.0.1:{}", spy.port)]),
+        ..Grants::default()
     };
     let (_, log) = sync(
         &runtime,
@@ -186,6 +189,7 @@ async fn a_short_rate_limit_is_waited_out() {
     let grants = Grants {
         hosts: vec![],
         private_hosts: hosts(&[&format!("127.0.0.1:{}", spy.port)]),
+        ..Grants::default()
     };
     let (outcome, log) = sync(
         &runtime,
@@ -210,6 +214,7 @@ async fn a_rate_limit_longer_than_the_run_ends_it_rate_limited_keeping_its_outpu
     let grants = Grants {
         hosts: vec![],
         private_hosts: hosts(&[&format!("127.0.0.1:{}", spy.port)]),
+        ..Grants::default()
     };
     let (outcome, _) = sync(
         &runtime,

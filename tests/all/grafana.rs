@@ -105,7 +105,7 @@ async fn a_private_grafana_without_a_private_grant_is_refused_with_how_to_grant_
     let run = run(&fake, dir.path(), TOKEN, "--allow-host").await;
     assert_eq!(run.output.status.code(), Some(1));
     assert!(
-        run.stderr().contains(&format!("`127.0.0.1` is a loopback address; connectors may reach non-public addresses only when an admin grants that exact host, e.g. `--allow-private-host 127.0.0.1:{}`", fake.port())),
+        run.stderr().contains(&format!("`127.0.0.1` is a loopback address; connectors reach non-public addresses only when the server's operator allows them (sluice plugin run --allow-private-host 127.0.0.1:{}) and an admin grants that exact host as private", fake.port())),
         "{}",
         run.stderr()
     );

@@ -9,6 +9,7 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use serde_json::Value;
 use sluice::api::{AppState, app};
+use sluice::egress::PrivateReach;
 use sluice::marketplace::Catalogue;
 use sluice::onboarding::onboard;
 use sluice::runtime::{Limits, Runtime};
@@ -19,8 +20,25 @@ use sluice::worker::Worker;
 use sluice_tests::guests;
 use tower::ServiceExt as _;
 
-/// Runs `test` once per database.
+/// Runs `test` once per database; with `allowing`, on a server whose operator allows only
+/// those private destinations.
 macro_rules! on_every_database {
+    ($test:ident, allowing $private:expr) => {{
+        let dir = tempfile::tempdir().expect("tempdir");
+        for database in $crate::harness::databases(dir.path()).await {
+            let sub = tempfile::tempdir_in(dir.path()).expect("tempdir");
+            let settings = sluice::scheduler::QueueSettings {
+                schedules: false,
+                ..sluice::scheduler::QueueSettings::default()
+            };
+            let harness =
+                $crate::harness::Harness::start_allowing(&database, sub.path(), settings, $private)
+                    .await;
+            $test(&harness).await;
+            harness.stop().await;
+            database.drop_schema().await;
+        }
+    }};
     ($test:ident) => {{
         let dir = tempfile::tempdir().expect("tempdir");
         for database in $crate::harness::databases(dir.path()).await {
@@ -157,18 +175,32 @@ impl Harness {
         Self::start_with(database, dir, settings).await
     }
 
-    /// A server whose host works the queue with `settings`.
+    /// A server whose host works the queue with `settings`. Its operator allows
+    /// 127.0.0.1, where the tests' fake services listen.
     pub async fn start_with(
         database: &TestDatabase,
         dir: &Path,
         settings: QueueSettings,
     ) -> Harness {
+        let loopback = PrivateReach::parse(["127.0.0.1"]).expect("an address");
+        Self::start_allowing(database, dir, settings, loopback).await
+    }
+
+    /// A server whose operator allows `private` and nothing else private.
+    pub async fn start_allowing(
+        database: &TestDatabase,
+        dir: &Path,
+        settings: QueueSettings,
+        private: PrivateReach,
+    ) -> Harness {
+        let private = Arc::new(private);
         let store = Store::open(&database.url).await.expect("open the store");
         let vault = Arc::new(Vault::new(1, SecretKey::generate()));
         let marketplace = marketplace(dir);
         let catalogue = Arc::new(Catalogue::load(&marketplace).expect("catalogue"));
-        let runtime =
-            Runtime::new(Some(&dir.join("compiled")), Limits::default()).expect("runtime");
+        let runtime = Runtime::new(Some(&dir.join("compiled")), Limits::default())
+            .expect("runtime")
+            .allowing_private(private.clone());
         let worker = Arc::new(Worker::new(
             store.clone(),
             vault.clone(),
@@ -189,6 +221,7 @@ impl Harness {
             worker,
             runs,
             secure_cookies: false,
+            private_reach: private,
         };
         let mut tenants = Vec::new();
         for (email, company) in [("ada@acme.test", "Acme"), ("grace@globex.test", "Globex")] {

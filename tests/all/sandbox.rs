@@ -164,6 +164,7 @@ async fn a_secret_echoed_back_is_redacted_from_the_log() {
         Grants {
             hosts: vec![],
             private_hosts: hosts(&[&private]),
+            ..Grants::default()
         },
         &[("token", "canary-5f3a9c1e")],
     )

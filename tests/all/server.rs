@@ -82,9 +82,12 @@ async fn scenario(database: &TestDatabase, dir: &Path, marketplace: &Path) {
 
     let server_log = dir.join(format!("server-{label}.log"));
     let mut serve_args = data_args.clone();
+    // The operator allows loopback, where the fake GitHub listens.
     serve_args.extend([
         "--marketplace".to_owned(),
         marketplace.display().to_string(),
+        "--allow-private".to_owned(),
+        "127.0.0.1".to_owned(),
     ]);
     let server = serve(&serve_args, &server_log).await;
     let mut client = Client::new(&server, &token);

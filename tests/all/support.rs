@@ -8,14 +8,15 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
-use sluice::egress::{Grants, HostPattern};
+use sluice::egress::{Grants, HostPattern, PrivateReach};
 use sluice::manifest::Manifest;
 use sluice::people::StaticDirectory;
 use sluice::runtime::{Call, Limits, LogLine, LogSink, RunContext, RunOutcome, Runtime};
 use sluice::secrets::SecretSet;
 
 /// A server on 127.0.0.1 that records every request it gets, answers `/redirect?to=URL`
-/// with a 302, `/echo-auth` with the `authorization` header it received, anything else 200.
+/// with a 302, `/echo-auth` with the `authorization` header it received, `/echo-encodings`
+/// with the bearer token it received raw, base64- and URL-encoded, anything else 200.
 #[derive(Clone)]
 pub struct Spy {
     pub port: u16,
@@ -28,6 +29,7 @@ impl Spy {
         let app = Router::new()
             .route("/redirect", get(redirect))
             .route("/echo-auth", get(echo_auth))
+            .route("/echo-encodings", get(echo_encodings))
             .route("/limited", get(limited))
             .route("/limited-once", get(limited_once))
             .fallback(|| async { "hello from the spy" })
@@ -68,6 +70,26 @@ async fn echo_auth(headers: HeaderMap, _uri: Uri) -> String {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("none")
         .to_owned()
+}
+
+async fn echo_encodings(headers: HeaderMap) -> String {
+    use base64::Engine as _;
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("none");
+    let url: String = token
+        .bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    let base64 = base64::engine::general_purpose::STANDARD.encode(token);
+    format!("raw={token} base64={base64} url={url}")
 }
 
 /// A secondary rate limit that lasts an hour.
@@ -121,8 +143,14 @@ impl Collect {
     }
 }
 
-/// A runtime with tight caps, so hostile guests hit them quickly.
+/// A runtime with tight caps, so hostile guests hit them quickly, whose operator allows
+/// 127.0.0.1, where the spy and the fakes listen.
 pub fn tight_runtime() -> Runtime {
+    tight_runtime_allowing(PrivateReach::parse(["127.0.0.1"]).expect("an address"))
+}
+
+/// [`tight_runtime`] whose operator allows `private` and nothing else private.
+pub fn tight_runtime_allowing(private: PrivateReach) -> Runtime {
     let limits = Limits {
         memory_bytes: 32 << 20,
         cpu_time: std::time::Duration::from_secs(1),
@@ -131,7 +159,9 @@ pub fn tight_runtime() -> Runtime {
         run_record_bytes: 8 << 20,
         ..Limits::default()
     };
-    Runtime::new(None, limits).expect("a runtime")
+    Runtime::new(None, limits)
+        .expect("a runtime")
+        .allowing_private(Arc::new(private))
 }
 
 pub fn load(runtime: &Runtime, wasm: &str, manifest: &str) -> sluice::runtime::Plugin {

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
 use super::{ApiError, ApiJson, ApiPath, ApiQuery, AppState, Caller, Page, PageQuery};
-use crate::egress::HostPattern;
+use crate::egress::{HostPattern, non_public_reason};
 use crate::marketplace::{MarketplaceError, Offer};
 use crate::scheduler::{Overlap, Schedule};
 use crate::store::{Install, InstallGrants, NewInstall, Role};
@@ -100,6 +100,7 @@ async fn checked(
         for host in hosts {
             let pattern = HostPattern::parse(host)
                 .map_err(|e| ApiError::Unprocessable(format!("{field}: {e}")))?;
+            private_fits(state, field, &pattern)?;
             if !requested.iter().any(|r| pattern.within(r)) {
                 return Err(ApiError::Unprocessable(format!(
                     "{field}: `{host}` is not a host the `{}` connector asks for under this configuration; it asks for: {}",
@@ -140,12 +141,65 @@ async fn checked(
             )));
         }
     }
+    secret_hosts_fit(offer, &config, &grants)?;
     Ok(NewInstall {
         plugin: manifest.name.clone(),
         version: manifest.version.clone(),
         config,
         grants,
     })
+}
+
+/// Refuses `grants.secret_hosts` that would send a secret beyond where the connector's
+/// manifest binds it: an admin may narrow a binding, never widen it.
+fn secret_hosts_fit(
+    offer: &Offer,
+    config: &serde_json::Value,
+    grants: &InstallGrants,
+) -> Result<(), ApiError> {
+    let manifest = &offer.manifest;
+    let bindings = manifest
+        .secret_bindings(config)
+        .map_err(|e| ApiError::Unprocessable(e.to_string()))?;
+    for (name, hosts) in &grants.secret_hosts {
+        let field = format!("grants.secret_hosts.{name}");
+        let Some(binding) = bindings.get(name) else {
+            return Err(ApiError::Unprocessable(format!(
+                "{field}: the `{}` connector asks for no secret `{name}`",
+                manifest.name
+            )));
+        };
+        for host in hosts {
+            let pattern = HostPattern::parse(host)
+                .map_err(|e| ApiError::Unprocessable(format!("{field}: {e}")))?;
+            if !binding.hosts.iter().any(|bound| pattern.within(bound)) {
+                let bound: Vec<String> = binding.hosts.iter().map(ToString::to_string).collect();
+                return Err(ApiError::Unprocessable(format!(
+                    "{field}: `{host}` is not a host the `{}` connector binds `{name}` to under this configuration; it binds it to: {}",
+                    manifest.name,
+                    bound.join(", ")
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Refuses a grant that would reach a private address the server's operator did not allow:
+/// a company's grant may only narrow what the operator allowed.
+fn private_fits(state: &AppState, field: &str, pattern: &HostPattern) -> Result<(), ApiError> {
+    let refused = |message: String| ApiError::Unprocessable(format!("{field}: {message}"));
+    if field == "grants.private_hosts" {
+        return state.private_reach.admits_grant(pattern).map_err(refused);
+    }
+    // A public grant of a private address would only be refused at run time; say so now.
+    match pattern.ip().and_then(non_public_reason) {
+        Some(reason) => Err(refused(format!(
+            "`{pattern}` is a {reason} address; a private address is reached only as a private host (grants.private_hosts) that the server's operator allows ({} {pattern})",
+            state.private_reach.flag()
+        ))),
+        None => Ok(()),
+    }
 }
 
 fn view(state: &AppState, install: Install) -> InstallView {

@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 
 use super::{artifact, plugin_build};
-use crate::egress::{Grants, HostPattern};
+use crate::egress::{Grants, HostPattern, PrivateEntry, PrivateReach};
 use crate::manifest::Manifest;
 use crate::people::StaticDirectory;
 use crate::runtime::{Call, Limits, LogLine, LogSink, RunContext, RunOutcome, RunStatus, Runtime};
@@ -123,6 +123,7 @@ pub async fn run(args: RunArgs, call: Call) -> anyhow::Result<ExitCode> {
     let grants = Grants {
         hosts: parse_hosts(&args.allow_hosts, "--allow-host")?,
         private_hosts: parse_hosts(&args.allow_private_hosts, "--allow-private-host")?,
+        secret_hosts: BTreeMap::new(),
     };
     let secrets = parse_secrets(&args.secrets)?;
     let people = match &args.people {
@@ -135,10 +136,22 @@ pub async fn run(args: RunArgs, call: Call) -> anyhow::Result<ExitCode> {
         memory_bytes: args.memory_mib << 20,
         ..Limits::default()
     };
+    // On the author's own machine the author is the operator: a private host they grant
+    // is also one they allow.
+    let private_reach = PrivateReach::new(
+        grants
+            .private_hosts
+            .iter()
+            .cloned()
+            .map(PrivateEntry::Host)
+            .collect(),
+        "sluice plugin run --allow-private-host",
+    );
     let runtime = Runtime::new(
         Some(&super::compiled_cache_dir(args.cache_dir.as_deref())),
         limits,
-    )?;
+    )?
+    .allowing_private(Arc::new(private_reach));
     let plugin = runtime.load(&wasm, manifest)?;
     let is_sync = matches!(call, Call::Sync);
     let writes_output = !matches!(call, Call::Check);

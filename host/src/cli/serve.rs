@@ -9,6 +9,7 @@ use anyhow::Context as _;
 
 use super::setup::DataArgs;
 use crate::api::{AppState, app};
+use crate::egress::{PrivateEntry, PrivateReach};
 use crate::marketplace::Catalogue;
 use crate::runtime::{Limits, Runtime};
 use crate::scheduler::{QueueSettings, RetryPolicy, Runs, Scheduler, SqliteHostLock, host_name};
@@ -47,6 +48,13 @@ pub struct ServeArgs {
     /// The wait before a failed run's second attempt; it doubles with each attempt.
     #[arg(long, env = "SLUICE_RETRY_BACKOFF", default_value = "30s", value_parser = humantime::parse_duration)]
     retry_backoff: Duration,
+    /// A private (non-public) destination connectors may reach: a CIDR such as
+    /// `10.0.0.0/8`, an address, or HOST:PORT such as `gitlab.internal:443`. Repeatable.
+    /// Companies then grant exact hosts within it; cloud metadata addresses
+    /// (169.254.0.0/16, fd00:ec2::254, …) are reached only when named exactly.
+    #[arg(long = "allow-private", env = "SLUICE_ALLOW_PRIVATE", value_delimiter = ',',
+          value_name = "CIDR|HOST:PORT", value_parser = PrivateEntry::parse)]
+    allow_private: Vec<PrivateEntry>,
     #[command(flatten)]
     data: DataArgs,
 }
@@ -78,7 +86,12 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let cache = std::env::var_os("SLUICE_CACHE_DIR")
         .map(PathBuf::from)
         .map_or_else(|| args.data.data_dir().map(|d| d.join("compiled")), Ok)?;
-    let runtime = Runtime::new(Some(&cache), Limits::default())?;
+    let private_reach = Arc::new(PrivateReach::new(
+        args.allow_private.clone(),
+        PrivateReach::SERVE_FLAG,
+    ));
+    let runtime =
+        Runtime::new(Some(&cache), Limits::default())?.allowing_private(private_reach.clone());
     let worker = Arc::new(Worker::new(
         store.clone(),
         vault.clone(),
@@ -105,6 +118,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         worker,
         runs,
         secure_cookies: args.secure_cookies,
+        private_reach,
     };
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

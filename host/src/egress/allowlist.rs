@@ -1,6 +1,7 @@
 //! Which hosts a run may reach: what the manifest requests, intersected with what the admin
 //! granted; and which of them may be on private addresses.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use url::{Host, Url};
@@ -90,6 +91,25 @@ impl HostPattern {
 }
 
 impl HostPattern {
+    /// The explicit port, if the pattern names one.
+    pub fn port(&self) -> Option<u16> {
+        self.port
+    }
+
+    /// Whether the pattern is `*.domain`.
+    pub fn is_wildcard(&self) -> bool {
+        self.host.starts_with("*.")
+    }
+
+    /// The address, when the host is an IP address rather than a name.
+    pub fn ip(&self) -> Option<std::net::IpAddr> {
+        self.host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse()
+            .ok()
+    }
+
     /// Whether every host this pattern matches is also one `wider` matches: how a grant
     /// is checked against what the manifest requests.
     pub fn within(&self, wider: &HostPattern) -> bool {
@@ -117,15 +137,20 @@ impl fmt::Display for HostPattern {
     }
 }
 
-/// What an admin granted an install: hosts it may reach, and the exact `host:port`s it may
-/// reach even when they resolve to private addresses.
+/// What an admin granted an install: hosts it may reach, the exact `host:port`s it may
+/// reach even when they resolve to private addresses, and where its secrets may go when
+/// narrower than its manifest says.
 #[derive(Debug, Clone, Default)]
 pub struct Grants {
     /// Hosts the install may reach on public addresses.
     pub hosts: Vec<HostPattern>,
-    /// Hosts the install may reach on any address (self-hosted services, test fakes).
-    /// A private grant is also a host grant.
+    /// Hosts the install may reach on private addresses too (self-hosted services, test
+    /// fakes), as far as the server's operator allows those addresses. A private grant is
+    /// also a host grant.
     pub private_hosts: Vec<HostPattern>,
+    /// For a secret, the hosts it may be sent to when the admin narrowed them; a secret
+    /// absent here goes to every host its manifest binds it to.
+    pub secret_hosts: BTreeMap<String, Vec<HostPattern>>,
 }
 
 /// The hosts one run may reach.
@@ -140,7 +165,8 @@ pub struct Allowlist {
 pub enum Reach {
     /// Only public addresses.
     PublicOnly,
-    /// Any address: the admin granted this exact host:port as private.
+    /// Any address the server's operator allows: the admin granted this exact host:port
+    /// as private.
     AnyAddress,
 }
 
@@ -242,6 +268,7 @@ mod tests {
             Grants {
                 hosts: vec![pattern("api.github.com"), pattern("example.com")],
                 private_hosts: vec![pattern("127.0.0.1:9000")],
+                ..Grants::default()
             },
         );
         assert_eq!(

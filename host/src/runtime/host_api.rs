@@ -65,7 +65,7 @@ impl http::Host for RunState {
             }),
         };
         let method = outbound.method.clone();
-        let url = outbound.url.clone();
+        let url = without_userinfo(&outbound.url);
         match self.egress.send(outbound).await {
             Ok(response) => Ok(Ok(HttpResponse {
                 status: response.status,
@@ -259,6 +259,19 @@ impl people::Host for RunState {
                 })
                 .collect(),
         }))
+    }
+}
+
+/// The URL as the run's log shows it: without a user name or password it may carry.
+fn without_userinfo(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) => {
+            // Either fails only for URLs that cannot carry userinfo at all.
+            let _ = parsed.set_username("");
+            let _ = parsed.set_password(None);
+            parsed.to_string()
+        }
+        Err(_) => url.to_owned(),
     }
 }
 

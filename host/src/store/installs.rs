@@ -15,12 +15,17 @@ pub struct InstallGrants {
     /// Hosts it may reach on public addresses: `host`, `host:port` or `*.domain`.
     #[serde(default)]
     pub hosts: Vec<String>,
-    /// Exact `host:port`s it may reach even on private addresses (self-hosted services).
+    /// Exact `host:port`s it may reach even on private addresses (self-hosted services),
+    /// within what the server's operator allows with `sluice serve --allow-private`.
     #[serde(default)]
     pub private_hosts: Vec<String>,
     /// For each secret the connector requests, the company secret that fills it.
     #[serde(default)]
     pub secrets: BTreeMap<String, String>,
+    /// For a secret, the hosts it may be sent to, narrower than where the connector's
+    /// manifest binds it (which a secret absent here keeps).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub secret_hosts: BTreeMap<String, Vec<String>>,
 }
 
 /// An install as the API shows it.

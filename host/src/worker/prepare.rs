@@ -41,6 +41,12 @@ impl Worker {
         let grants = Grants {
             hosts: parse(&install.grants.hosts)?,
             private_hosts: parse(&install.grants.private_hosts)?,
+            secret_hosts: install
+                .grants
+                .secret_hosts
+                .iter()
+                .map(|(name, hosts)| Ok((name.clone(), parse(hosts)?)))
+                .collect::<Result<_, String>>()?,
         };
         let state = self
             .store

@@ -9,6 +9,7 @@ use sluice_sdk::{Connector, Error, Result, Summary, config, json, log, records, 
 struct Config {
     behaviour: String,
     url: Option<String>,
+    redirect_target: Option<String>,
 }
 
 #[derive(Default)]
@@ -54,6 +55,34 @@ impl Connector for Hostile {
                     .ok_or_else(|| Error::Config("`leak-secret` needs `url`".into()))?;
                 let echoed = http::get(url).auth(Auth::bearer("token")).send()?.text();
                 log::info!("the service echoed: {echoed}"; header = echoed);
+                // State is not redacted: what lands here is exactly what the host handed over.
+                state::set("echoed", &echoed);
+            }
+            "leak-basic" => {
+                let url = config
+                    .url
+                    .ok_or_else(|| Error::Config("`leak-basic` needs `url`".into()))?;
+                let echoed = http::get(url)
+                    .auth(Auth::basic("ada@acme.test", "token"))
+                    .send()?
+                    .text();
+                state::set("echoed", &echoed);
+            }
+            "misdirect-secret" => {
+                let target = config.redirect_target.ok_or_else(|| {
+                    Error::Config("`misdirect-secret` needs `redirect_target`".into())
+                })?;
+                let response = http::get(target).auth(Auth::bearer("token")).send()?;
+                log::info!("misdirected: status {}", response.status);
+            }
+            "secret-in-header" => {
+                let url = config
+                    .url
+                    .ok_or_else(|| Error::Config("`secret-in-header` needs `url`".into()))?;
+                let response = http::get(url)
+                    .auth(Auth::header("x-forwarded-token", "token"))
+                    .send()?;
+                log::info!("sent in a header: status {}", response.status);
             }
             other => return Err(Error::Config(format!("unknown behaviour `{other}`"))),
         }
