@@ -132,7 +132,9 @@ impl Fleet {
         } else {
             database.url.clone()
         };
-        sqlx::AnyPool::connect(&url).await.expect("open the database")
+        sqlx::AnyPool::connect(&url)
+            .await
+            .expect("open the database")
     }
 }
 
@@ -222,9 +224,16 @@ async fn a_host_killed_mid_run_loses_nothing_and_duplicates_nothing() {
             );
             assert_eq!(run["records_written"], 1, "{label}: {run}");
             assert_ne!(run["claimed_by"], Value::Null, "{label}: {run}");
-            let lines = host_lines(&mut client, &fleet.company, run["id"].as_str().expect("id")).await;
-            let started = lines.iter().filter(|l| l.starts_with("run started")).count();
-            let succeeded = lines.iter().filter(|l| l.starts_with("run succeeded")).count();
+            let lines =
+                host_lines(&mut client, &fleet.company, run["id"].as_str().expect("id")).await;
+            let started = lines
+                .iter()
+                .filter(|l| l.starts_with("run started"))
+                .count();
+            let succeeded = lines
+                .iter()
+                .filter(|l| l.starts_with("run succeeded"))
+                .count();
             assert_eq!(
                 (started, succeeded),
                 (2, 1),
@@ -376,12 +385,8 @@ async fn a_second_host_on_the_same_sqlite_file_is_refused() {
         "{stderr}"
     );
     let mut client = Client::new(&first, &fleet.token);
-    let run = client
-        .run(
-            &fleet.company,
-            &fleet.installs(&mut client, 1, json!({})).await[0],
-        )
-        .await;
+    let install = fleet.installs(&mut client, 1, json!({})).await.remove(0);
+    let run = client.run(&fleet.company, &install).await;
     assert_eq!(run["status"], "succeeded", "the first host goes on: {run}");
 }
 
@@ -424,7 +429,10 @@ async fn sigterm_lets_runs_finish_and_hands_the_rest_back() {
         let second = fleet.serve(&flags).await;
         client.base = second.base.clone();
         let finished = client
-            .get(&format!("/api/companies/{}/runs/{quick_run}", fleet.company))
+            .get(&format!(
+                "/api/companies/{}/runs/{quick_run}",
+                fleet.company
+            ))
             .await;
         assert_eq!(
             (&finished["status"], &finished["attempt"]),

@@ -10,7 +10,7 @@ use sluice_tests::fakes::github::{FakeGitHub, ORG};
 use sluice_tests::guests;
 
 use crate::harness::{TestDatabase, databases};
-use crate::process::{Client, storage_args, line_value, serve};
+use crate::process::{Client, line_value, serve, storage_args};
 use crate::support::sluice;
 
 const CANARY: &str = "ghp_CANARY7f3c9e1d5b2a8046e4c7d9f1a3b5";

@@ -115,7 +115,12 @@ async fn measure(label: &str, url: &str, dir: &std::path::Path) -> anyhow::Resul
     )?;
     let runtime = Runtime::new(Some(&dir.join("compiled")), Limits::default())?;
     let catalogue = Arc::new(Catalogue::load(&marketplace)?);
-    let worker = Arc::new(Worker::new(store.clone(), vault.clone(), catalogue, runtime));
+    let worker = Arc::new(Worker::new(
+        store.clone(),
+        vault.clone(),
+        catalogue,
+        runtime,
+    ));
     let mut installs = Vec::with_capacity(INSTALLS);
     for _ in 0..INSTALLS {
         installs.push(
@@ -197,7 +202,11 @@ async fn measure(label: &str, url: &str, dir: &std::path::Path) -> anyhow::Resul
     .into_iter()
     .map(|(delay,)| delay)
     .collect();
-    anyhow::ensure!(delays.len() == PACED, "{} paced runs measured", delays.len());
+    anyhow::ensure!(
+        delays.len() == PACED,
+        "{} paced runs measured",
+        delays.len()
+    );
     delays.sort_unstable();
     let (records,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM records")
         .fetch_one(&pool)
@@ -208,7 +217,10 @@ async fn measure(label: &str, url: &str, dir: &std::path::Path) -> anyhow::Resul
     );
     scheduler.shutdown(Duration::from_secs(5)).await?;
 
-    let runtime = Arc::new(Runtime::new(Some(&dir.join("compiled")), Limits::default())?);
+    let runtime = Arc::new(Runtime::new(
+        Some(&dir.join("compiled")),
+        Limits::default(),
+    )?);
     let plugin = runtime.load(
         &std::fs::read(guests::TRIVIAL_WASM)?,
         sluice::manifest::Manifest::load(std::path::Path::new(guests::TRIVIAL_MANIFEST))?,
