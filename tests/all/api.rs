@@ -734,11 +734,14 @@ async fn a_failed_run_keeps_nothing_and_uninstalling_stops_a_running_one() {
             .await
             .json();
         let run = run["id"].as_str().expect("run").to_owned();
+        // The row says `running` as the claim commits, a moment before the host's task
+        // for it is registered: wait for both.
         for _ in 0..200 {
             if h.get(&format!("/api/companies/{company}/runs/{run}"))
                 .await
                 .json()["status"]
                 == "running"
+                && h.state.runs.in_flight() == 1
             {
                 break;
             }

@@ -15,11 +15,18 @@ use crate::worker::Worker;
 /// host does not take a whole backlog other hosts could share.
 const CLAIM_BATCH: usize = 32;
 
+/// A claim costs about the same whatever it takes (it ranks every due run), so while
+/// this host has room for less than half a batch it claims at most this often, instead
+/// of once per finished run. A free slot waits this long at most.
+const SMALL_CLAIM_EVERY: Duration = Duration::from_millis(20);
+
 /// Claims and starts runs until `stopped` turns true.
 pub(super) async fn run(runs: Arc<Runs>, worker: Arc<Worker>, mut stopped: watch::Receiver<bool>) {
     let lease_ms = i64::try_from(runs.settings.lease.as_millis()).unwrap_or(i64::MAX);
     let reclaim_every = (runs.settings.lease / 4).max(Duration::from_millis(100));
     let mut last_reclaim: Option<tokio::time::Instant> = None;
+    let small = runs.settings.concurrency.min(CLAIM_BATCH).div_ceil(2);
+    let mut last_claim: Option<tokio::time::Instant> = None;
     while !*stopped.borrow() {
         if last_reclaim.is_none_or(|at| at.elapsed() >= reclaim_every) {
             last_reclaim = Some(tokio::time::Instant::now());
@@ -37,8 +44,20 @@ pub(super) async fn run(runs: Arc<Runs>, worker: Arc<Worker>, mut stopped: watch
             .settings
             .concurrency
             .saturating_sub(runs.in_flight.len());
+        if room > 0
+            && room < small
+            && let Some(at) = last_claim
+            && at.elapsed() < SMALL_CLAIM_EVERY
+        {
+            tokio::select! {
+                () = tokio::time::sleep_until(at + SMALL_CLAIM_EVERY) => {}
+                _ = stopped.changed() => {}
+            }
+            continue;
+        }
         let mut full_batch = false;
         if room > 0 {
+            last_claim = Some(tokio::time::Instant::now());
             let limit = room.min(CLAIM_BATCH);
             let claim = Claim {
                 host: &runs.host,

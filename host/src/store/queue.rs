@@ -17,6 +17,31 @@ use super::{Backend, Run, Store, StoreError, now_ms};
 /// The advisory lock key that serialises claims across PostgreSQL hosts.
 const CLAIM_LOCK: i64 = 0x736c_7569_6365; // "sluice"
 
+/// The ids of the runs a claim takes, fairest first: the oldest due run of each idle
+/// install, ranked within its company, within the company's limit. `now`, `per_company`
+/// and `limit` are the numbers of their placeholders.
+fn candidates(now: u8, per_company: u8, limit: u8) -> String {
+    format!(
+        "WITH active AS (\
+            SELECT company_id, COUNT(*) AS n FROM runs WHERE status = 'running' GROUP BY company_id\
+        ), busy AS (\
+            SELECT DISTINCT install_id FROM runs WHERE status = 'running'\
+        ), eligible AS (\
+            SELECT id, company_id, due_at, \
+            ROW_NUMBER() OVER (PARTITION BY install_id ORDER BY due_at, id) AS install_rank \
+            FROM runs WHERE status = 'queued' AND due_at <= ${now} \
+            AND install_id NOT IN (SELECT install_id FROM busy)\
+        ), ranked AS (\
+            SELECT id, company_id, due_at, \
+            ROW_NUMBER() OVER (PARTITION BY company_id ORDER BY due_at, id) AS company_rank \
+            FROM eligible WHERE install_rank = 1\
+        ) \
+        SELECT ranked.id FROM ranked LEFT JOIN active ON active.company_id = ranked.company_id \
+        WHERE ranked.company_rank + COALESCE(active.n, 0) <= ${per_company} \
+        ORDER BY ranked.company_rank, ranked.due_at, ranked.id LIMIT ${limit}"
+    )
+}
+
 /// What a claim asks for.
 #[derive(Debug, Clone)]
 pub struct Claim<'a> {
@@ -43,49 +68,56 @@ impl Store {
     /// Claims due runs for `claim.host`: they become `running` under a lease.
     pub async fn claim_runs(&self, claim: &Claim<'_>) -> Result<Vec<Run>, StoreError> {
         let now = now_ms();
-        let candidates = "WITH active AS (\
-                SELECT company_id, COUNT(*) AS n FROM runs WHERE status = 'running' GROUP BY company_id\
-            ), busy AS (\
-                SELECT DISTINCT install_id FROM runs WHERE status = 'running'\
-            ), eligible AS (\
-                SELECT id, company_id, due_at, \
-                ROW_NUMBER() OVER (PARTITION BY install_id ORDER BY due_at, id) AS install_rank \
-                FROM runs WHERE status = 'queued' AND due_at <= $1 \
-                AND install_id NOT IN (SELECT install_id FROM busy)\
-            ), ranked AS (\
-                SELECT id, company_id, due_at, \
-                ROW_NUMBER() OVER (PARTITION BY company_id ORDER BY due_at, id) AS company_rank \
-                FROM eligible WHERE install_rank = 1\
-            ) \
-            SELECT ranked.id FROM ranked LEFT JOIN active ON active.company_id = ranked.company_id \
-            WHERE ranked.company_rank + COALESCE(active.n, 0) <= $2 \
-            ORDER BY ranked.company_rank, ranked.due_at, ranked.id LIMIT $3";
-        let chosen = match self.backend {
-            Backend::Sqlite => candidates.to_owned(),
-            Backend::Postgres => format!(
-                "SELECT id FROM runs WHERE id IN ({candidates}) AND status = 'queued' FOR UPDATE SKIP LOCKED"
-            ),
+        let claimed = |chosen: &str| {
+            format!(
+                "UPDATE runs SET status = 'running', claimed_by = $1, started_at = $2, lease_expires_at = $3 \
+                 WHERE id IN ({chosen}) AND status = 'queued' RETURNING {RUN_COLUMNS}"
+            )
         };
-        let sql = format!(
-            "UPDATE runs SET status = 'running', claimed_by = $4, started_at = $1, lease_expires_at = $5 \
-             WHERE id IN ({chosen}) AND status = 'queued' RETURNING {RUN_COLUMNS}"
-        );
-        let query = sqlx::query(&sql)
-            .bind(now)
-            .bind(claim.per_company)
-            .bind(claim.limit)
-            .bind(claim.host)
-            .bind(now + claim.lease_ms);
-        let _writer = self.writer().await;
         let rows = match self.backend {
-            Backend::Sqlite => query.fetch_all(&self.pool).await?,
+            Backend::Sqlite => {
+                // One host per SQLite file, and only its claimer starts runs: the choice
+                // cannot go stale before the update, so it is read outside the writer
+                // slot, and commits go on while the claim ranks the queue.
+                let chosen: Vec<(String,)> = sqlx::query_as(&candidates(1, 2, 3))
+                    .bind(now)
+                    .bind(claim.per_company)
+                    .bind(claim.limit)
+                    .fetch_all(&self.pool)
+                    .await?;
+                if chosen.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let ids: Vec<String> = (4..4 + chosen.len()).map(|n| format!("${n}")).collect();
+                let sql = claimed(&ids.join(", "));
+                let mut query = sqlx::query(&sql)
+                    .bind(claim.host)
+                    .bind(now)
+                    .bind(now + claim.lease_ms);
+                for (id,) in &chosen {
+                    query = query.bind(id.as_str());
+                }
+                let _writer = self.writer().await;
+                query.fetch_all(&self.pool).await?
+            }
             Backend::Postgres => {
+                let sql = claimed(&format!(
+                    "SELECT id FROM runs WHERE id IN ({}) AND status = 'queued' FOR UPDATE SKIP LOCKED",
+                    candidates(2, 4, 5)
+                ));
                 let mut tx = self.pool.begin().await?;
                 sqlx::query("SELECT pg_advisory_xact_lock($1)")
                     .bind(CLAIM_LOCK)
                     .execute(&mut *tx)
                     .await?;
-                let rows = query.fetch_all(&mut *tx).await?;
+                let rows = sqlx::query(&sql)
+                    .bind(claim.host)
+                    .bind(now)
+                    .bind(now + claim.lease_ms)
+                    .bind(claim.per_company)
+                    .bind(claim.limit)
+                    .fetch_all(&mut *tx)
+                    .await?;
                 tx.commit().await?;
                 rows
             }

@@ -12,6 +12,10 @@ use crate::store::Store;
 /// Log lines written per batch while a run goes on.
 const LOG_BATCH: usize = 500;
 
+/// How long a batch waits for more lines after its first: a reader of the live log does
+/// not notice it, and a short run's lines go to the database in one write, not one each.
+const LOG_LINGER: std::time::Duration = std::time::Duration::from_millis(25);
+
 /// The sending end of a run's log pipe.
 pub(super) struct StoreLog {
     lines: mpsc::UnboundedSender<Entry>,
@@ -42,10 +46,11 @@ impl StoreLog {
                     Some(Entry::Line(line)) => batch.push(line),
                     Some(Entry::End) | None => open = false,
                 }
+                let linger = tokio::time::Instant::now() + LOG_LINGER;
                 while open && batch.len() < LOG_BATCH {
-                    match receiver.try_recv() {
-                        Ok(Entry::Line(line)) => batch.push(line),
-                        Ok(Entry::End) => open = false,
+                    match tokio::time::timeout_at(linger, receiver.recv()).await {
+                        Ok(Some(Entry::Line(line))) => batch.push(line),
+                        Ok(Some(Entry::End) | None) => open = false,
                         Err(_) => break,
                     }
                 }
