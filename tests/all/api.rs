@@ -485,23 +485,8 @@ async fn a_run_by_hand_commits_records_and_status_and_keeps_its_log() {
         let install = install["id"].as_str().expect("id").to_owned();
         let mut runs = Vec::new();
         for _ in 0..2 {
-            let started = h
-                .call(
-                    Method::POST,
-                    &format!("/api/companies/{company}/installs/{install}/runs"),
-                    owner,
-                    None,
-                )
-                .await;
-            assert_eq!(
-                started.status,
-                StatusCode::ACCEPTED,
-                "{}: {}",
-                h.label,
-                started.text()
-            );
-            let id = started.json()["id"].as_str().expect("id").to_owned();
-            let run = h.finished_run(company, &h.acme.token, &id).await;
+            let run = h.run_of_acme(&install).await;
+            let id = run["id"].as_str().expect("id").to_owned();
             assert_eq!(run["status"], "succeeded", "{run}");
             assert_eq!(run["records_written"], 1);
             assert_eq!(run["trigger"], "manual");

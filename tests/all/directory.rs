@@ -10,17 +10,7 @@ use crate::harness::{Harness, on_every_database};
 /// Runs the `people` test connector of acme's install and returns its lookups by login.
 async fn run_lookups(h: &Harness, install: &str) -> Value {
     let company = &h.acme.company;
-    let started = h
-        .call(
-            Method::POST,
-            &format!("/api/companies/{company}/installs/{install}/runs"),
-            Some(&h.acme.token),
-            None,
-        )
-        .await;
-    assert_eq!(started.status, StatusCode::ACCEPTED, "{}", started.text());
-    let run = started.json()["id"].as_str().expect("run").to_owned();
-    let run = h.finished_run(company, &h.acme.token, &run).await;
+    let run = h.run_of_acme(install).await;
     assert_eq!(run["status"], "succeeded", "{}: {run}", h.label);
     let records = h
         .get(&format!(

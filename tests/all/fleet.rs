@@ -13,8 +13,9 @@ use sluice::store::Store;
 use sluice_tests::guests;
 
 use crate::harness::{TestDatabase, databases};
-use crate::process::{Client, Server, bootstrap, line_value, serve, serve_command, storage_args};
-use crate::support::sluice;
+use crate::process::{
+    Client, Server, bootstrap, line_value, publish, serve, serve_command, storage_args,
+};
 
 /// A data folder bootstrapped with one company, and the trivial connector published.
 struct Fleet {
@@ -33,17 +34,7 @@ impl Fleet {
         let storage = storage_args(database, &data);
         let marketplace = dir.join("marketplace");
         if !marketplace.exists() {
-            let published = sluice(vec![
-                "marketplace".into(),
-                "publish".into(),
-                guests::TRIVIAL_WASM.into(),
-                "--manifest".into(),
-                guests::TRIVIAL_MANIFEST.into(),
-                "--marketplace".into(),
-                marketplace.display().to_string(),
-            ])
-            .await;
-            assert!(published.status.success(), "publish the trivial connector");
+            publish(guests::TRIVIAL_WASM, guests::TRIVIAL_MANIFEST, &marketplace).await;
         }
         let output = bootstrap(&storage, "ops@acme.test", "Acme").await;
         Fleet {

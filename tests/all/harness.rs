@@ -18,6 +18,7 @@ use sluice::store::Store;
 use sluice::vault::{SecretKey, Vault};
 use sluice::worker::Worker;
 use sluice_tests::guests;
+use sluice_tests::scratch::ScratchSchema;
 use tower::ServiceExt as _;
 
 /// Runs `test` once per database; with `allowing`, on a server whose operator allows only
@@ -59,21 +60,14 @@ pub struct TestDatabase {
     /// Its URL.
     pub url: String,
     /// The PostgreSQL schema to drop afterwards.
-    schema: Option<(String, String)>,
+    schema: Option<ScratchSchema>,
 }
 
 impl TestDatabase {
     /// Drops what the test created in PostgreSQL.
     pub async fn drop_schema(&self) {
-        if let Some((base, schema)) = &self.schema {
-            let pool = sqlx::PgPool::connect(base)
-                .await
-                .expect("connect to PostgreSQL");
-            sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
-                .execute(&pool)
-                .await
-                .expect("drop the test schema");
-            pool.close().await;
+        if let Some(schema) = &self.schema {
+            schema.drop().await.expect("drop the test schema");
         }
     }
 }
@@ -87,23 +81,13 @@ pub async fn databases(dir: &Path) -> Vec<TestDatabase> {
         schema: None,
     }];
     if let Ok(base) = std::env::var("SLUICE_TEST_DATABASE_URL") {
-        let schema = format!(
-            "sluice_test_{}",
-            sluice::store::new_id("s").trim_start_matches("s_")
-        );
-        let pool = sqlx::PgPool::connect(&base)
+        let schema = ScratchSchema::create(&base, "sluice_test")
             .await
             .expect("SLUICE_TEST_DATABASE_URL is set, so PostgreSQL must be reachable");
-        sqlx::query(&format!("CREATE SCHEMA {schema}"))
-            .execute(&pool)
-            .await
-            .expect("create a test schema");
-        pool.close().await;
-        let separator = if base.contains('?') { '&' } else { '?' };
         all.push(TestDatabase {
             label: "PostgreSQL",
-            url: format!("{base}{separator}options=-c%20search_path%3D{schema}"),
-            schema: Some((base, schema)),
+            url: schema.url.clone(),
+            schema: Some(schema),
         });
     }
     all
@@ -317,6 +301,28 @@ impl Harness {
             .iter()
             .filter_map(|e| e["action"].as_str().map(str::to_owned))
             .collect()
+    }
+
+    /// Starts a run of acme's `install` as its owner and waits for its end; the run.
+    pub async fn run_of_acme(&self, install: &str) -> Value {
+        let company = &self.acme.company;
+        let started = self
+            .call(
+                Method::POST,
+                &format!("/api/companies/{company}/installs/{install}/runs"),
+                Some(&self.acme.token),
+                None,
+            )
+            .await;
+        assert_eq!(
+            started.status,
+            StatusCode::ACCEPTED,
+            "{}: {}",
+            self.label,
+            started.text()
+        );
+        let id = started.json()["id"].as_str().expect("a run id").to_owned();
+        self.finished_run(company, &self.acme.token, &id).await
     }
 
     /// Waits until a run of acme's has finished, and returns it.

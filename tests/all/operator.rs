@@ -42,17 +42,8 @@ async fn install_github(h: &Harness, config: Value, grants: Value) -> crate::har
 /// Runs an install of acme's to its end; the run and its log, one line per entry.
 async fn run_to_end(h: &Harness, install: &str) -> (Value, String) {
     let company = &h.acme.company;
-    let started = h
-        .call(
-            Method::POST,
-            &format!("/api/companies/{company}/installs/{install}/runs"),
-            Some(&h.acme.token),
-            None,
-        )
-        .await;
-    assert_eq!(started.status, StatusCode::ACCEPTED, "{}", started.text());
-    let id = started.json()["id"].as_str().expect("a run id").to_owned();
-    let run = h.finished_run(company, &h.acme.token, &id).await;
+    let run = h.run_of_acme(install).await;
+    let id = run["id"].as_str().expect("a run id");
     let log = h
         .get(&format!("/api/companies/{company}/runs/{id}/logs"))
         .await

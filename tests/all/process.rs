@@ -109,6 +109,26 @@ pub fn storage_args(database: &TestDatabase, data: &Path) -> Vec<String> {
     args
 }
 
+/// `sluice marketplace publish` of a built component into `marketplace`; its stdout.
+pub async fn publish(wasm: &str, manifest: &str, marketplace: &Path) -> String {
+    let published = sluice(vec![
+        "marketplace".into(),
+        "publish".into(),
+        wasm.into(),
+        "--manifest".into(),
+        manifest.into(),
+        "--marketplace".into(),
+        marketplace.display().to_string(),
+    ])
+    .await;
+    assert!(
+        published.status.success(),
+        "publish {wasm}: {}",
+        String::from_utf8_lossy(&published.stderr)
+    );
+    String::from_utf8_lossy(&published.stdout).into_owned()
+}
+
 /// `sluice admin bootstrap` of a company; its whole output.
 pub async fn bootstrap(data_args: &[String], email: &str, company: &str) -> String {
     let mut args: Vec<String> = vec![

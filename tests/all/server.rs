@@ -10,7 +10,7 @@ use sluice_tests::fakes::github::{FakeGitHub, ORG};
 use sluice_tests::guests;
 
 use crate::harness::{TestDatabase, databases};
-use crate::process::{Client, line_value, serve, storage_args};
+use crate::process::{Client, line_value, publish, serve, storage_args};
 use crate::support::sluice;
 
 const CANARY: &str = "ghp_CANARY7f3c9e1d5b2a8046e4c7d9f1a3b5";
@@ -19,22 +19,8 @@ const CANARY: &str = "ghp_CANARY7f3c9e1d5b2a8046e4c7d9f1a3b5";
 async fn the_binary_serves_a_github_install_end_to_end_and_never_leaks_the_secret() {
     let dir = tempfile::tempdir().expect("tempdir");
     let marketplace = dir.path().join("marketplace");
-    let published = sluice(vec![
-        "marketplace".into(),
-        "publish".into(),
-        guests::GITHUB_WASM.into(),
-        "--manifest".into(),
-        guests::GITHUB_MANIFEST.into(),
-        "--marketplace".into(),
-        marketplace.display().to_string(),
-    ])
-    .await;
-    assert!(
-        published.status.success(),
-        "{}",
-        String::from_utf8_lossy(&published.stderr)
-    );
-    assert!(String::from_utf8_lossy(&published.stdout).starts_with("published github 0.1.0 to "));
+    let published = publish(guests::GITHUB_WASM, guests::GITHUB_MANIFEST, &marketplace).await;
+    assert!(published.starts_with("published github 0.1.0 to "));
     for database in databases(dir.path()).await {
         scenario(&database, dir.path(), &marketplace).await;
         database.drop_schema().await;

@@ -17,13 +17,14 @@ use std::time::{Duration, Instant};
 
 use sluice::marketplace::Catalogue;
 use sluice::people::StaticDirectory;
-use sluice::runtime::{Call, Limits, LogLine, LogSink, RunContext, Runtime};
+use sluice::runtime::{Call, Limits, RunContext, Runtime};
 use sluice::scheduler::{QueueSettings, Runs, Scheduler};
 use sluice::secrets::SecretSet;
 use sluice::store::{InstallGrants, NewInstall, NewRun, RunCall, RunTrigger, Store, now_ms};
 use sluice::vault::{SecretKey, Vault};
 use sluice::worker::Worker;
-use sluice_tests::guests;
+use sluice_tests::scratch::ScratchSchema;
+use sluice_tests::{DiscardLog, guests};
 
 /// Installs the runs spread over (an install runs one run at a time).
 const INSTALLS: usize = 1_000;
@@ -35,13 +36,6 @@ const PACED: usize = 2_000;
 const PACE: Duration = Duration::from_millis(2);
 /// Runs one host works at once.
 const CONCURRENCY: usize = 32;
-
-/// A log sink that drops every line: the baseline keeps nothing.
-struct Discard;
-
-impl LogSink for Discard {
-    fn write(&self, _line: LogLine) {}
-}
 
 /// Runs of the bare runtime per second, `CONCURRENCY` at a time.
 async fn baseline(runtime: Arc<Runtime>, plugin: &sluice::runtime::Plugin) -> anyhow::Result<f64> {
@@ -61,7 +55,7 @@ async fn baseline(runtime: Arc<Runtime>, plugin: &sluice::runtime::Plugin) -> an
                         secrets: SecretSet::new(BTreeMap::new()),
                         grants: Default::default(),
                         state: BTreeMap::new(),
-                        log: Arc::new(Discard),
+                        log: Arc::new(DiscardLog),
                         people: Arc::new(StaticDirectory::default()),
                     },
                 )
@@ -271,20 +265,9 @@ fn main() -> anyhow::Result<()> {
         )
         .await?;
         if let Ok(base) = std::env::var("SLUICE_TEST_DATABASE_URL") {
-            let schema = format!(
-                "sluice_bench_{}",
-                sluice::store::new_id("s").trim_start_matches("s_")
-            );
-            let admin = sqlx::PgPool::connect(&base).await?;
-            sqlx::query(&format!("CREATE SCHEMA {schema}"))
-                .execute(&admin)
-                .await?;
-            let separator = if base.contains('?') { '&' } else { '?' };
-            let url = format!("{base}{separator}options=-c%20search_path%3D{schema}");
-            let measured = measure("PostgreSQL", &url, dir.path()).await;
-            sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
-                .execute(&admin)
-                .await?;
+            let schema = ScratchSchema::create(&base, "sluice_bench").await?;
+            let measured = measure("PostgreSQL", &schema.url, dir.path()).await;
+            schema.drop().await?;
             measured?;
         }
         Ok(())

@@ -12,16 +12,9 @@ use std::time::{Duration, Instant};
 use sluice::egress::Grants;
 use sluice::manifest::Manifest;
 use sluice::people::StaticDirectory;
-use sluice::runtime::{Call, Limits, LogLine, LogSink, RunContext, RunStatus, Runtime};
+use sluice::runtime::{Call, Limits, LogSink, RunContext, RunStatus, Runtime};
 use sluice::secrets::SecretSet;
-use sluice_tests::guests;
-
-/// Discards log lines: the benchmark measures the runtime, not a terminal.
-struct Discard;
-
-impl LogSink for Discard {
-    fn write(&self, _line: LogLine) {}
-}
+use sluice_tests::{DiscardLog, guests};
 
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
     let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
@@ -50,7 +43,7 @@ fn first_run(tokio: &tokio::runtime::Runtime, cache: &std::path::Path) -> anyhow
     let outcome = tokio.block_on(runtime.run(
         &plugin,
         Call::Sync,
-        context(Arc::new(Discard), Arc::new(StaticDirectory::default())),
+        context(Arc::new(DiscardLog), Arc::new(StaticDirectory::default())),
     ));
     anyhow::ensure!(
         outcome.status == RunStatus::Succeeded,
@@ -79,7 +72,7 @@ fn main() -> anyhow::Result<()> {
     let runtime = Runtime::new(None, Limits::default())?;
     let manifest = Manifest::load(std::path::Path::new(guests::TRIVIAL_MANIFEST))?;
     let plugin = runtime.load(&std::fs::read(guests::TRIVIAL_WASM)?, manifest)?;
-    let log: Arc<dyn LogSink> = Arc::new(Discard);
+    let log: Arc<dyn LogSink> = Arc::new(DiscardLog);
     let people: Arc<dyn sluice::people::Directory> = Arc::new(StaticDirectory::default());
     let run_once = || async {
         let outcome = runtime

@@ -14,6 +14,7 @@ use sluice::store::{
     Claim, InstallGrants, NewInstall, NewRun, Run, RunCall, RunFinish, RunTrigger, Store,
 };
 use sluice::vault::{SecretKey, Vault};
+use sluice_tests::scratch::ScratchSchema;
 use sqlx::Executor as _;
 
 const RECORDS: usize = 100_000;
@@ -219,20 +220,9 @@ fn main() -> anyhow::Result<()> {
         let dir = tempfile::tempdir()?;
         measure("SQLite", &Store::sqlite_url(&dir.path().join("bench.db"))).await?;
         if let Ok(base) = std::env::var("SLUICE_TEST_DATABASE_URL") {
-            let schema = format!(
-                "sluice_bench_{}",
-                sluice::store::new_id("s").trim_start_matches("s_")
-            );
-            let admin = sqlx::PgPool::connect(&base).await?;
-            sqlx::query(&format!("CREATE SCHEMA {schema}"))
-                .execute(&admin)
-                .await?;
-            let separator = if base.contains('?') { '&' } else { '?' };
-            let url = format!("{base}{separator}options=-c%20search_path%3D{schema}");
-            let measured = measure("PostgreSQL", &url).await;
-            sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
-                .execute(&admin)
-                .await?;
+            let schema = ScratchSchema::create(&base, "sluice_bench").await?;
+            let measured = measure("PostgreSQL", &schema.url).await;
+            schema.drop().await?;
             measured?;
         }
         Ok(())
