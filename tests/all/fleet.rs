@@ -181,6 +181,8 @@ async fn a_host_killed_mid_run_loses_nothing_and_duplicates_nothing() {
         for install in &installs {
             client.start_run(&fleet.company, install).await;
         }
+        // Killed only once every first attempt is running and its start is in its log,
+        // so the log of each run shows the attempt that died.
         let until = tokio::time::Instant::now() + Duration::from_secs(30);
         loop {
             let running = fleet
@@ -190,12 +192,25 @@ async fn a_host_killed_mid_run_loses_nothing_and_duplicates_nothing() {
                 .flatten()
                 .filter(|run| run["status"] == "running")
                 .count();
-            if running == 50 {
+            let started: BTreeSet<String> = client
+                .all(&format!("/api/companies/{}/logs?source=host", fleet.company))
+                .await
+                .iter()
+                .filter(|line| {
+                    line["source"] == "host"
+                        && line["message"]
+                            .as_str()
+                            .is_some_and(|m| m.starts_with("run started"))
+                })
+                .filter_map(|line| line["run_id"].as_str().map(str::to_owned))
+                .collect();
+            if running == 50 && started.len() == 50 {
                 break;
             }
             assert!(
                 tokio::time::Instant::now() < until,
-                "{label}: 50 runs running together (saw {running})"
+                "{label}: 50 runs running together, their starts logged (saw {running} running, {} logged)",
+                started.len()
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
