@@ -57,6 +57,22 @@ pub fn bearer_hash(value: &str) -> String {
     hex::encode(sha2::Sha256::digest(value.as_bytes()))
 }
 
+/// The CSRF token of a session: a browser's state-changing request must carry it in the
+/// `X-CSRF-Token` header. Derived from the stored hash, so it needs no storage of its own,
+/// and another site, which cannot read the console's answers, cannot know it.
+pub fn csrf_token(session_hash: &str) -> String {
+    bearer_hash(&format!("csrf:{session_hash}"))
+}
+
+/// Whether two tokens are equal, in time that does not depend on where they differ.
+pub fn tokens_equal(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |differ, (x, y)| differ | (x ^ y))
+            == 0
+}
+
 /// A one-time password people can type: 20 letters and digits, without look-alikes.
 pub fn new_one_time_password() -> String {
     const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";

@@ -28,11 +28,13 @@ use utoipa::OpenApi as _;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-pub use caller::{Caller, SESSION_COOKIE};
+pub use caller::{CSRF_HEADER, Caller, SESSION_COOKIE};
 pub use error::{ApiError, ApiJson, ApiPath, ApiQuery, ErrorBody};
+pub use logs::parse_log_filter;
 pub use pages::{Page, PageQuery};
 
 use crate::egress::PrivateReach;
+use crate::log_feed::LogFeed;
 use crate::marketplace::Catalogue;
 use crate::scheduler::Runs;
 use crate::store::Store;
@@ -57,6 +59,8 @@ pub struct AppState {
     /// The private destinations the server's operator allows; a company's private grant
     /// must fit within them.
     pub private_reach: Arc<PrivateReach>,
+    /// Every company's live log, for its viewers.
+    pub log_feed: Arc<LogFeed>,
 }
 
 #[derive(utoipa::OpenApi)]
@@ -110,6 +114,7 @@ fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(installs::list, installs::create))
         .routes(routes!(installs::get, installs::update, installs::remove))
         .routes(routes!(installs::check))
+        .routes(routes!(installs::check_new))
         .routes(routes!(schedules::get, schedules::put, schedules::delete))
         .routes(routes!(runs::start))
         .routes(routes!(runs::list))
@@ -117,6 +122,8 @@ fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(runs::cancel))
         .routes(routes!(runs::logs))
         .routes(routes!(logs::list))
+        .routes(routes!(logs::summary))
+        .routes(routes!(crate::web::stream))
         .routes(routes!(records::list))
         .routes(routes!(people::list))
         .routes(routes!(people::get))

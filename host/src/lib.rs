@@ -5,13 +5,15 @@
 //! [`egress`] is their only way out, [`manifest`] reads what a connector asks for,
 //! [`secrets`] keeps secret values out of every log line, [`vault`] encrypts stored
 //! secrets, [`store`] holds all SQL, [`marketplace`] is the catalogue, [`scheduler`] is the
-//! run queue and the schedules, [`worker`] runs one run, [`api`] is the REST API,
+//! run queue and the schedules, [`worker`] runs one run, [`api`] is the REST API, [`web`] the live log's
+//! event stream, [`log_feed`] the broadcast behind it,
 //! [`access`] the credentials, and [`cli`] is the `sluice` command.
 
 pub mod access;
 pub mod api;
 pub mod cli;
 pub mod egress;
+pub mod log_feed;
 pub mod manifest;
 pub mod marketplace;
 pub mod onboarding;
@@ -21,4 +23,5 @@ pub mod scheduler;
 pub mod secrets;
 pub mod store;
 pub mod vault;
+pub mod web;
 pub mod worker;

@@ -33,7 +33,7 @@ pub use audit::AuditEntry;
 pub use companies::{Company, Member, Membership, Role, User};
 pub use hosts::HostInfo;
 pub use installs::{Install, InstallGrants, NewInstall};
-pub use logs::{LogFilter, StoredLogLine};
+pub use logs::{Heard, HourCount, LogAppendsElsewhere, LogFilter, LogSummary, StoredLogLine};
 pub use people::PeopleFilter;
 pub use queue::{Claim, Reclaimed};
 pub use records::{RecordFilter, StoredRecord};
@@ -76,7 +76,16 @@ pub struct Store {
     /// SQLite has one writer: the run path's writes queue here rather than in SQLite's
     /// busy handler, which sleeps in steps of milliseconds and so sets the start delay.
     writer: Option<Arc<tokio::sync::Mutex<()>>>,
+    /// Says which company just had log lines kept, to this process's live log feed.
+    log_appends: tokio::sync::broadcast::Sender<Arc<str>>,
+    /// The URL, kept on PostgreSQL to open the connection that listens for lines kept by
+    /// other hosts.
+    listen_url: Option<String>,
 }
+
+/// Company names buffered for the live log feed; one that falls further behind reads
+/// every company's lines again, so nothing is missed.
+const LOG_APPENDS_BUFFER: usize = 1024;
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
@@ -130,6 +139,8 @@ impl Store {
             pool,
             backend,
             writer,
+            log_appends: tokio::sync::broadcast::channel(LOG_APPENDS_BUFFER).0,
+            listen_url: (backend == Backend::Postgres).then(|| url.to_owned()),
         })
     }
 

@@ -9,27 +9,41 @@ use serde_json::{Value, json};
 
 use crate::harness::{Answer, Harness, on_every_database};
 
-fn cookie_of(answer: &Answer) -> String {
+/// A browser's session: its cookie, and the CSRF token its changes carry.
+#[derive(Clone)]
+struct Session {
+    cookie: String,
+    csrf: String,
+}
+
+fn session_of(answer: &Answer) -> Session {
     let set = answer
         .headers
         .get("set-cookie")
         .and_then(|v| v.to_str().ok())
         .expect("a session cookie")
         .to_owned();
-    set.split(';').next().expect("name=value").to_owned()
+    Session {
+        cookie: set.split(';').next().expect("name=value").to_owned(),
+        csrf: answer.json()["csrf_token"]
+            .as_str()
+            .expect("a CSRF token")
+            .to_owned(),
+    }
 }
 
 async fn with_cookie(
     h: &Harness,
     method: Method,
     path: &str,
-    cookie: &str,
+    session: &Session,
     body: Option<Value>,
 ) -> Answer {
     let mut request = axum::http::Request::builder()
         .method(method)
         .uri(path)
-        .header("cookie", cookie);
+        .header("cookie", &session.cookie)
+        .header("x-csrf-token", &session.csrf);
     if body.is_some() {
         request = request.header("content-type", "application/json");
     }
@@ -64,7 +78,7 @@ async fn a_one_time_password_signs_in_once_then_the_session_cookie_carries_the_p
         let set_cookie = first.headers["set-cookie"].to_str().expect("ascii");
         assert!(set_cookie.contains("HttpOnly"), "{set_cookie}");
         assert!(set_cookie.contains("SameSite=Strict"), "{set_cookie}");
-        let cookie = cookie_of(&first);
+        let cookie = session_of(&first);
 
         let again = login(h, "ada@acme.test", &h.acme.password).await;
         assert_eq!(again.status, StatusCode::UNAUTHORIZED, "one time only");
@@ -74,6 +88,37 @@ async fn a_one_time_password_signs_in_once_then_the_session_cookie_carries_the_p
 
         let me = with_cookie(h, Method::GET, "/api/me", &cookie, None).await;
         assert_eq!(me.json()["email"], "ada@acme.test");
+        assert_eq!(me.json()["csrf_token"], cookie.csrf.as_str());
+        // Another site's form can send the cookie, but not the token.
+        let forged = h
+            .send(
+                axum::http::Request::builder()
+                    .method(Method::POST)
+                    .uri("/api/companies")
+                    .header("cookie", &cookie.cookie)
+                    .header("content-type", "application/json")
+                    .body(axum::body::Body::from(r#"{"name":"Forged"}"#))
+                    .expect("request"),
+            )
+            .await;
+        assert_eq!(forged.status, StatusCode::FORBIDDEN, "{}", forged.text());
+        assert!(
+            forged.json()["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("X-CSRF-Token")),
+            "{}",
+            forged.text()
+        );
+        let wrong = Session {
+            cookie: cookie.cookie.clone(),
+            csrf: "0".repeat(64),
+        };
+        let refused = with_cookie(h, Method::POST, "/api/logout", &wrong, None).await;
+        assert_eq!(
+            refused.status,
+            StatusCode::FORBIDDEN,
+            "a wrong token is refused"
+        );
         let short = with_cookie(
             h,
             Method::PUT,
@@ -151,7 +196,7 @@ async fn members_read_admins_change_owners_manage_people_and_tokens() {
         let password = bob["one_time_password"]
             .as_str()
             .expect("a one-time password");
-        let cookie = cookie_of(&login(h, "bob@acme.test", password).await);
+        let cookie = session_of(&login(h, "bob@acme.test", password).await);
 
         let read = with_cookie(
             h,
@@ -1126,6 +1171,9 @@ async fn another_companys_ids_answer_exactly_like_missing_ones_on_every_route() 
                 ("POST", "tokens") => Some(json!({ "name": "probe" })),
                 ("PUT", "{name}") => Some(json!({ "value": "probe" })),
                 ("POST", "installs") => Some(json!({ "plugin": "trivial" })),
+                ("POST", "check") if path.ends_with("/installs/check") => {
+                    Some(json!({ "plugin": "trivial" }))
+                }
                 ("PATCH", "{install}") => Some(json!({})),
                 ("PUT", "schedule") => Some(json!({ "interval_seconds": 60 })),
                 ("POST", "identities") => Some(json!({ "system": "slack", "id": "U1" })),
@@ -1133,7 +1181,7 @@ async fn another_companys_ids_answer_exactly_like_missing_ones_on_every_route() 
             }
         };
         // Globex's owner, both as a token (scoped to Globex) and as a signed-in person.
-        let cookie = cookie_of(&login(h, &h.globex.email, &h.globex.password).await);
+        let cookie = session_of(&login(h, &h.globex.email, &h.globex.password).await);
         let globex = h.globex.company.clone();
         let mut checked = 0;
         for (method, path) in documented_operations() {
@@ -1224,6 +1272,56 @@ async fn another_companys_ids_answer_exactly_like_missing_ones_on_every_route() 
                 .json();
             assert_eq!(answer["items"], json!([]), "{path}");
         }
+    }
+    on_every_database!(test);
+}
+
+#[tokio::test]
+async fn a_connection_is_checked_before_the_install_is_saved_and_nothing_is_kept() {
+    async fn test(h: &Harness) {
+        let company = &h.acme.company;
+        let check = |body: Value| async move {
+            h.call(
+                Method::POST,
+                &format!("/api/companies/{company}/installs/check"),
+                Some(&h.acme.token),
+                Some(body),
+            )
+            .await
+        };
+        let works = check(json!({ "plugin": "trivial", "config": {} })).await;
+        assert_eq!(
+            works.status,
+            StatusCode::OK,
+            "{}: {}",
+            h.label,
+            works.text()
+        );
+        assert_eq!(works.json()["ok"], true, "{}", works.text());
+        let wrong = check(json!({ "plugin": "trivial", "config": { "pause_ms": "soon" } })).await;
+        assert_eq!(
+            wrong.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{}",
+            wrong.text()
+        );
+        assert!(
+            wrong.json()["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("pause_ms")),
+            "the message names the field: {}",
+            wrong.text()
+        );
+        let installs = h
+            .call(
+                Method::GET,
+                &format!("/api/companies/{company}/installs"),
+                Some(&h.acme.token),
+                None,
+            )
+            .await
+            .json();
+        assert_eq!(installs["items"], json!([]), "a check installs nothing");
     }
     on_every_database!(test);
 }

@@ -193,7 +193,10 @@ async fn a_host_killed_mid_run_loses_nothing_and_duplicates_nothing() {
                 .filter(|run| run["status"] == "running")
                 .count();
             let started: BTreeSet<String> = client
-                .all(&format!("/api/companies/{}/logs?source=host", fleet.company))
+                .all(&format!(
+                    "/api/companies/{}/logs?source=host",
+                    fleet.company
+                ))
                 .await
                 .iter()
                 .filter(|line| {

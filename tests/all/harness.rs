@@ -206,6 +206,7 @@ impl Harness {
             runs,
             secure_cookies: false,
             private_reach: private,
+            log_feed: sluice::log_feed::LogFeed::start(store.clone()),
         };
         let mut tenants = Vec::new();
         for (email, company) in [("ada@acme.test", "Acme"), ("grace@globex.test", "Globex")] {

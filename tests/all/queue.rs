@@ -13,7 +13,7 @@ use sluice::store::{Claim, NewRun, RunCall, RunTrigger, StoredSchedule, now_ms, 
 use crate::harness::{Harness, databases, on_every_database};
 
 /// Installs the trivial connector into acme with `config`; its id.
-async fn install_trivial(h: &Harness, config: Value) -> String {
+pub(crate) async fn install_trivial(h: &Harness, config: Value) -> String {
     let company = &h.acme.company;
     let answer = h
         .call(

@@ -7,11 +7,14 @@ use axum::http::request::Parts;
 use axum_extra::extract::CookieJar;
 
 use super::{ApiError, AppState};
-use crate::access::{SESSION_PREFIX, TOKEN_PREFIX, bearer_hash};
+use crate::access::{SESSION_PREFIX, TOKEN_PREFIX, bearer_hash, csrf_token, tokens_equal};
 use crate::store::{Role, TokenGrant};
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "sluice_session";
+
+/// The header a browser's state-changing request carries its session's CSRF token in.
+pub const CSRF_HEADER: &str = "x-csrf-token";
 
 /// An authenticated caller.
 #[derive(Debug, Clone)]
@@ -95,6 +98,22 @@ impl FromRequestParts<AppState> for Caller {
             .filter(|v| v.starts_with(SESSION_PREFIX))
             .ok_or(ApiError::Unauthenticated)?;
         let hash = bearer_hash(&value);
+        // A cookie goes with every request to this server, whoever's page made it; only
+        // the console, which read the token from an answer, can name it.
+        if !parts.method.is_safe() {
+            let sent = parts
+                .headers
+                .get(CSRF_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            if !tokens_equal(sent, &csrf_token(&hash)) {
+                return Err(ApiError::Forbidden(
+                    "a request signed in with the session cookie must carry its CSRF token \
+                     (`csrf_token` of /api/me) in the X-CSRF-Token header"
+                        .into(),
+                ));
+            }
+        }
         let session = state
             .store
             .session(&hash)

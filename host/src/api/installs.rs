@@ -427,3 +427,39 @@ pub async fn check(
     let install = find(&state, &company, &id).await?;
     Ok(axum::Json(state.worker.check(&company, &install).await))
 }
+
+/// Runs a connector's connection check with a configuration and grants before they are
+/// installed (admins), so the install form can test the connection before saving.
+/// Nothing is kept.
+#[utoipa::path(post, path = "/api/companies/{company}/installs/check", tag = "installs",
+    params(("company" = String, Path, description = "The company's id")),
+    request_body = InstallRequest,
+    responses((status = 200, description = "What the check found", body = CheckResult),
+              (status = 403, description = "Not an admin", body = super::ErrorBody),
+              (status = 422, description = "Bad connector, configuration or grants", body = super::ErrorBody)))]
+pub async fn check_new(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(company): ApiPath<String>,
+    ApiJson(body): ApiJson<InstallRequest>,
+) -> Result<axum::Json<CheckResult>, ApiError> {
+    caller.role_in(&state, &company, Role::Admin).await?;
+    let offer = state
+        .catalogue
+        .offer(&body.plugin, body.version.as_deref())
+        .map_err(unprocessable)?;
+    offer.artifact_bytes().map_err(unprocessable)?;
+    let new = checked(&state, &company, offer, body.config, body.grants).await?;
+    let now = crate::store::now_ms();
+    let install = Install {
+        // Not an install's id: nothing is kept under it, and it reads no state.
+        id: "inst_unsaved".to_owned(),
+        plugin: new.plugin,
+        version: new.version,
+        config: new.config,
+        grants: new.grants,
+        created_at: now,
+        updated_at: now,
+    };
+    Ok(axum::Json(state.worker.check(&company, &install).await))
+}

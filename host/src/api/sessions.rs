@@ -7,7 +7,7 @@ use axum_extra::extract::cookie::{Cookie, SameSite};
 use serde::{Deserialize, Serialize};
 
 use super::{ApiError, ApiJson, AppState, Caller, SESSION_COOKIE};
-use crate::access::{SESSION_PREFIX, hash_password, new_bearer, verify_password};
+use crate::access::{SESSION_PREFIX, csrf_token, hash_password, new_bearer, verify_password};
 use crate::store::now_ms;
 
 /// How long a session lasts.
@@ -36,6 +36,9 @@ pub struct Me {
     /// True after signing in with a one-time password: set a password now
     /// (`PUT /api/me/password`), because the one-time password no longer works.
     pub must_set_password: bool,
+    /// For a browser signed in with the session cookie: the token its state-changing
+    /// requests carry in the `X-CSRF-Token` header. None for an API token.
+    pub csrf_token: Option<String>,
 }
 
 /// A new password.
@@ -89,6 +92,7 @@ pub async fn login(
             user_id: user.id,
             email: user.email,
             must_set_password: user.password_one_time,
+            csrf_token: Some(csrf_token(&value_hash)),
         }),
     ))
 }
@@ -128,6 +132,7 @@ pub async fn me(State(state): State<AppState>, caller: Caller) -> Result<axum::J
         user_id: user.id,
         must_set_password: user.password_hash.is_none(),
         email: user.email,
+        csrf_token: caller.session_hash.as_deref().map(csrf_token),
     }))
 }
 

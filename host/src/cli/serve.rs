@@ -119,6 +119,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         runs,
         secure_cookies: args.secure_cookies,
         private_reach,
+        log_feed: crate::log_feed::LogFeed::start(store.clone()),
     };
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

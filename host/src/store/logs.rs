@@ -1,4 +1,9 @@
-//! Log lines of runs: the connector's own, its standard output, and the host's about it.
+//! Log lines of runs: the connector's own, its standard output, and the host's about it;
+//! their counts by hour, level and install; and the signal that lines were kept, which the
+//! live log feed follows (in this process, and on PostgreSQL across hosts by NOTIFY).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::Serialize;
 use sqlx::Row as _;
@@ -49,10 +54,125 @@ pub struct LogFilter {
     pub since: Option<i64>,
     /// Only lines written before this time (ms).
     pub until: Option<i64>,
-    /// Only after this position.
+    /// Only after this position; with `newest_first`, only before it.
     pub after: Option<i64>,
     /// At most this many.
     pub limit: Option<i64>,
+    /// Newest lines first, paging toward older ones.
+    pub newest_first: bool,
+}
+
+impl LogFilter {
+    /// Whether a kept line passes the filter, as the database would decide it: the live
+    /// feed filters lines in memory so viewers share one read of the database.
+    pub fn matches(&self, line: &StoredLogLine) -> bool {
+        let level_passes = self.level.is_none_or(|level| {
+            level_rank_of(&line.level).is_some_and(|rank| rank >= level_rank(level))
+        });
+        self.install.as_ref().is_none_or(|i| *i == line.install_id)
+            && self.run.as_ref().is_none_or(|r| *r == line.run_id)
+            && self.source.as_ref().is_none_or(|s| *s == line.source)
+            && level_passes
+            && self
+                .contains
+                .as_ref()
+                .is_none_or(|text| line.message.to_lowercase().contains(&text.to_lowercase()))
+            && self.since.is_none_or(|since| line.time >= since)
+            && self.until.is_none_or(|until| line.time < until)
+    }
+
+    /// The conditions of the filter but its position and order.
+    fn conditions(&self, company: &str) -> Conditions {
+        let mut conditions = Conditions::default();
+        conditions.push("company_id = ?", Arg::Text(company.to_owned()));
+        if let Some(install) = &self.install {
+            conditions.push("install_id = ?", Arg::Text(install.clone()));
+        }
+        if let Some(run) = &self.run {
+            conditions.push("run_id = ?", Arg::Text(run.clone()));
+        }
+        if let Some(level) = self.level {
+            conditions.push("level_rank >= ?", Arg::Int(level_rank(level)));
+        }
+        if let Some(source) = &self.source {
+            conditions.push("source = ?", Arg::Text(source.clone()));
+        }
+        if let Some(text) = &self.contains {
+            conditions.push(
+                "LOWER(message) LIKE ? ESCAPE '\\'",
+                Arg::Text(contains_pattern(text)),
+            );
+        }
+        if let Some(since) = self.since {
+            conditions.push("logged_at >= ?", Arg::Int(since));
+        }
+        if let Some(until) = self.until {
+            conditions.push("logged_at < ?", Arg::Int(until));
+        }
+        conditions
+    }
+}
+
+/// How many lines a filter finds, by hour, by level and by install.
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
+pub struct LogSummary {
+    /// Every hour that has lines, oldest first.
+    pub hours: Vec<HourCount>,
+    /// Lines per level.
+    pub by_level: BTreeMap<String, i64>,
+    /// Lines per install.
+    pub by_install: BTreeMap<String, i64>,
+    /// All the lines.
+    pub total: i64,
+}
+
+/// The lines of one hour.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct HourCount {
+    /// The hour's start.
+    #[serde(serialize_with = "rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub hour: i64,
+    /// Its lines.
+    pub total: i64,
+    /// Its lines per level.
+    pub by_level: BTreeMap<String, i64>,
+}
+
+/// Tells of lines kept by other hosts sharing the PostgreSQL database: each notification
+/// names the company whose lines were kept.
+pub struct LogAppendsElsewhere {
+    listener: sqlx::postgres::PgListener,
+}
+
+/// What the listener for other hosts' lines heard.
+pub enum Heard {
+    /// This company had lines kept.
+    Company(String),
+    /// The connection was lost and made again: anything may have been kept meanwhile.
+    Reconnected,
+}
+
+/// The PostgreSQL channel on which hosts say a company's lines were kept.
+const LOG_CHANNEL: &str = "sluice_logs";
+
+const HOUR_MS: i64 = 3_600_000;
+
+impl LogAppendsElsewhere {
+    /// The next notification; an error only when the database cannot be reached at all.
+    pub async fn next(&mut self) -> Result<Heard, StoreError> {
+        Ok(match self.listener.try_recv().await? {
+            Some(notification) => Heard::Company(notification.payload().to_owned()),
+            None => Heard::Reconnected,
+        })
+    }
+}
+
+fn level_rank_of(name: &str) -> Option<i64> {
+    ["trace", "debug", "info", "warn", "error"]
+        .iter()
+        .position(|level| *level == name)
+        .and_then(|rank| i64::try_from(rank).ok())
 }
 
 fn level_rank(level: Level) -> i64 {
@@ -108,7 +228,80 @@ impl Store {
             }
             query.execute(&self.pool).await?;
         }
+        if self.backend == super::Backend::Postgres {
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(LOG_CHANNEL)
+                .bind(company)
+                .execute(&self.pool)
+                .await?;
+        }
+        // No receiver means no one follows the live log in this process.
+        let _ = self.log_appends.send(Arc::from(company));
         Ok(())
+    }
+
+    /// Follows which companies have lines kept by this process.
+    pub fn log_appends(&self) -> tokio::sync::broadcast::Receiver<Arc<str>> {
+        self.log_appends.subscribe()
+    }
+
+    /// On PostgreSQL, a listener for lines kept by other hosts; none on SQLite, where
+    /// this process is the only writer.
+    pub async fn log_appends_elsewhere(&self) -> Result<Option<LogAppendsElsewhere>, StoreError> {
+        let Some(url) = &self.listen_url else {
+            return Ok(None);
+        };
+        let mut listener = sqlx::postgres::PgListener::connect(url).await?;
+        listener.listen(LOG_CHANNEL).await?;
+        Ok(Some(LogAppendsElsewhere { listener }))
+    }
+
+    /// The position of a company's newest line, 0 when it has none.
+    pub async fn last_log_seq(&self, company: &str) -> Result<i64, StoreError> {
+        let (seq,): (Option<i64>,) =
+            sqlx::query_as("SELECT MAX(seq) FROM logs WHERE company_id = $1")
+                .bind(company)
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(seq.unwrap_or(0))
+    }
+
+    /// Counts of a company's lines that pass `filter`, by hour, level and install.
+    pub async fn log_summary(
+        &self,
+        company: &str,
+        filter: &LogFilter,
+    ) -> Result<LogSummary, StoreError> {
+        let conditions = filter.conditions(company);
+        let sql = format!(
+            "SELECT logged_at / {HOUR_MS} AS hour, level, install_id, COUNT(*) AS lines FROM logs {} \
+             GROUP BY logged_at / {HOUR_MS}, level, install_id",
+            conditions.sql()
+        );
+        let rows = conditions
+            .bind(sqlx::query(&sql))
+            .fetch_all(&self.pool)
+            .await?;
+        let mut summary = LogSummary::default();
+        let mut hours: BTreeMap<i64, HourCount> = BTreeMap::new();
+        for row in &rows {
+            let hour: i64 = row.try_get("hour")?;
+            let level: String = row.try_get("level")?;
+            let install: String = row.try_get("install_id")?;
+            let lines: i64 = row.try_get("lines")?;
+            let count = hours.entry(hour).or_insert_with(|| HourCount {
+                hour: hour * HOUR_MS,
+                total: 0,
+                by_level: BTreeMap::new(),
+            });
+            count.total += lines;
+            *count.by_level.entry(level.clone()).or_default() += lines;
+            *summary.by_level.entry(level).or_default() += lines;
+            *summary.by_install.entry(install).or_default() += lines;
+            summary.total += lines;
+        }
+        summary.hours = hours.into_values().collect();
+        Ok(summary)
     }
 
     /// A company's log lines, oldest first.
@@ -117,40 +310,21 @@ impl Store {
         company: &str,
         filter: &LogFilter,
     ) -> Result<Vec<StoredLogLine>, StoreError> {
-        let mut conditions = Conditions::default();
-        conditions.push("company_id = ?", Arg::Text(company.to_owned()));
-        if let Some(install) = &filter.install {
-            conditions.push("install_id = ?", Arg::Text(install.clone()));
-        }
-        if let Some(run) = &filter.run {
-            conditions.push("run_id = ?", Arg::Text(run.clone()));
-        }
-        if let Some(level) = filter.level {
-            conditions.push("level_rank >= ?", Arg::Int(level_rank(level)));
-        }
-        if let Some(source) = &filter.source {
-            conditions.push("source = ?", Arg::Text(source.clone()));
-        }
-        if let Some(text) = &filter.contains {
-            conditions.push(
-                "LOWER(message) LIKE ? ESCAPE '\\'",
-                Arg::Text(contains_pattern(text)),
-            );
-        }
-        if let Some(since) = filter.since {
-            conditions.push("logged_at >= ?", Arg::Int(since));
-        }
-        if let Some(until) = filter.until {
-            conditions.push("logged_at < ?", Arg::Int(until));
-        }
+        let mut conditions = filter.conditions(company);
         if let Some(after) = filter.after {
-            conditions.push("seq > ?", Arg::Int(after));
+            let clause = if filter.newest_first {
+                "seq < ?"
+            } else {
+                "seq > ?"
+            };
+            conditions.push(clause, Arg::Int(after));
         }
         let limit = conditions.next_placeholder();
         let sql = format!(
             "SELECT seq, logged_at, level, source, run_id, install_id, message, fields FROM logs {} \
-             ORDER BY seq LIMIT {limit}",
-            conditions.sql()
+             ORDER BY seq {} LIMIT {limit}",
+            conditions.sql(),
+            if filter.newest_first { "DESC" } else { "ASC" }
         );
         let rows = conditions
             .bind(sqlx::query(&sql))
