@@ -137,7 +137,7 @@ impl Worker {
                 .await
                 .map(|prepared| (install, call, prepared)),
         };
-        let (finish, records, state, identities, next) = match prepared {
+        let (mut finish, records, state, identities, next) = match prepared {
             Err(error) => {
                 sink.host(Level::Error, format!("the run could not start: {error}"));
                 (failed(error), Vec::new(), None, Vec::new(), None)
@@ -147,7 +147,10 @@ impl Worker {
                 let (plugin, context) = prepared.into_run(&install, sink.clone());
                 let start_delay = (now_ms() - run.due_at).max(0);
                 let outcome = self.runtime.run(&plugin, call, context).await;
-                let finish = finish_of(&outcome, start_delay, |text| redactor.redact(text));
+                let ended_at = now_ms();
+                let finish = finish_of(&outcome, start_delay, ended_at, |text| {
+                    redactor.redact(text)
+                });
                 let level = if outcome.status == RunStatus::Failed {
                     Level::Error
                 } else {
@@ -161,7 +164,7 @@ impl Worker {
                         None => format!("run {}: {total} records", finish.status),
                     },
                 );
-                let next = retry.next_attempt(run, &outcome);
+                let next = retry.next_attempt(run, &outcome, ended_at);
                 if let Some(next) = &next {
                     sink.host(
                         Level::Info,
@@ -187,6 +190,18 @@ impl Worker {
                 }
             }
         };
+        let behind = sink.dropped();
+        if behind > 0 {
+            sink.host(
+                Level::Warn,
+                format!(
+                    "{behind} log lines were dropped: the store fell behind the connector's log"
+                ),
+            );
+            let behind = i64::try_from(behind).unwrap_or(i64::MAX);
+            finish.log_lines = (finish.log_lines - behind).max(0);
+            finish.dropped_log_lines = finish.dropped_log_lines.saturating_add(behind);
+        }
         sink.end();
         // Lines first, so a reader who sees the run finished sees all of its log.
         if flusher.await.is_err() {

@@ -19,4 +19,5 @@ mod sandbox;
 mod secret_binding;
 mod server;
 mod slack;
+mod store;
 mod support;

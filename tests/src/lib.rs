@@ -2,6 +2,7 @@
 //! outside services connectors talk to.
 
 pub mod fakes;
+pub mod queued;
 pub mod scratch;
 
 /// Paths of the components `build.rs` built, and of their manifests.

@@ -7,7 +7,7 @@ use aes_gcm::aead::OsRng;
 use aes_gcm::aead::rand_core::RngCore as _;
 
 use crate::runtime::{ConnectorErrorKind, RunError, RunOutcome, RunStatus};
-use crate::store::{NewRun, Run, RunCall, RunTrigger, now_ms};
+use crate::store::{NewRun, Run, RunCall, RunTrigger};
 
 /// How runs are retried.
 #[derive(Debug, Clone)]
@@ -61,8 +61,9 @@ impl RetryPolicy {
         half + Duration::from_millis(OsRng.next_u64() % spread)
     }
 
-    /// The next attempt of `run` after it ended as `outcome`, when it gets one.
-    pub fn next_attempt(&self, run: &Run, outcome: &RunOutcome) -> Option<NewRun> {
+    /// The next attempt of `run` after it ended as `outcome` at `ended_at` (ms), when it
+    /// gets one: due its wait after that end.
+    pub fn next_attempt(&self, run: &Run, outcome: &RunOutcome, ended_at: i64) -> Option<NewRun> {
         if !retryable(outcome) || run.attempt >= run.max_attempts {
             return None;
         }
@@ -75,7 +76,7 @@ impl RetryPolicy {
             plugin: run.plugin.clone(),
             trigger: RunTrigger::Retry,
             call: RunCall::Sync,
-            due_at: now_ms() + i64::try_from(wait.as_millis()).unwrap_or(i64::MAX / 2),
+            due_at: ended_at + i64::try_from(wait.as_millis()).unwrap_or(i64::MAX / 2),
             scheduled_for: None,
             attempt: run.attempt + 1,
             max_attempts: run.max_attempts,

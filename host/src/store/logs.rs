@@ -7,10 +7,11 @@ use std::sync::Arc;
 
 use serde::Serialize;
 use sqlx::Row as _;
+use sqlx::postgres::{PgPool, Postgres};
+use sqlx::sqlite::{Sqlite, SqlitePool};
 
-use super::{
-    Arg, Conditions, Store, StoreError, contains_pattern, page_size, push_values, rfc3339,
-};
+use super::native::NativePool;
+use super::{Arg, Conditions, Store, StoreError, contains_pattern, page_size, push_rows, rfc3339};
 use crate::runtime::{Level, LogLine};
 
 /// A kept log line as the API shows it.
@@ -185,11 +186,133 @@ fn level_rank(level: Level) -> i64 {
     }
 }
 
-/// Lines per multi-row insert: 9 values each.
-const LINES_PER_STATEMENT: usize = 400;
+/// Lines per multi-row INSERT on SQLite: 9 values each.
+const SQLITE_LINES_PER_INSERT: usize = 400;
+
+/// Lines per INSERT on PostgreSQL: bounds the size of one message, not the statement.
+const POSTGRES_LINES_PER_INSERT: usize = 10_000;
+
+/// One log line as its row stores it.
+struct LineRow<'a> {
+    logged_at: i64,
+    level: &'static str,
+    level_rank: i64,
+    source: &'static str,
+    message: &'a str,
+    fields: String,
+}
+
+impl<'a> LineRow<'a> {
+    fn of(line: &'a LogLine) -> Self {
+        let logged_at = line
+            .time
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+            .unwrap_or(0);
+        let fields = if line.fields.is_empty() {
+            "{}".to_owned()
+        } else {
+            let fields: serde_json::Map<String, serde_json::Value> = line
+                .fields
+                .iter()
+                .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+                .collect();
+            serde_json::Value::Object(fields).to_string()
+        };
+        Self {
+            logged_at,
+            level: line.level.as_str(),
+            level_rank: level_rank(line.level),
+            source: line.source.as_str(),
+            message: &line.message,
+            fields,
+        }
+    }
+}
+
+/// Keeps `rows` of one run (`[company, install, run]`) in multi-row INSERTs, one commit.
+async fn append_on_sqlite(
+    pool: &SqlitePool,
+    [company, install, run]: [&str; 3],
+    rows: &[LineRow<'_>],
+) -> Result<(), StoreError> {
+    let mut tx = pool.begin().await?;
+    let mut sql = String::new();
+    for chunk in rows.chunks(SQLITE_LINES_PER_INSERT) {
+        sql.clear();
+        sql.push_str(
+            "INSERT INTO logs (company_id, install_id, run_id, logged_at, level, level_rank, source, message, fields) VALUES ",
+        );
+        push_rows(&mut sql, chunk.len(), 9);
+        let mut query = sqlx::query::<Sqlite>(&sql);
+        for row in chunk {
+            query = query
+                .bind(company)
+                .bind(install)
+                .bind(run)
+                .bind(row.logged_at)
+                .bind(row.level)
+                .bind(row.level_rank)
+                .bind(row.source)
+                .bind(row.message)
+                .bind(row.fields.as_str());
+        }
+        query.execute(&mut *tx).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Keeps `rows` of one run (`[company, install, run]`) as arrays unnested in their order,
+/// and tells every host the company has new lines.
+async fn append_on_postgres(
+    pool: &PgPool,
+    [company, install, run]: [&str; 3],
+    rows: &[LineRow<'_>],
+) -> Result<(), StoreError> {
+    let mut tx = pool.begin().await?;
+    // A log batch does not wait for its commit to reach the disk: a crash of PostgreSQL
+    // may lose the last moments of lines, never a run's records, and the batch is not
+    // held up by a flush per batch.
+    sqlx::query("SET LOCAL synchronous_commit TO OFF")
+        .execute(&mut *tx)
+        .await?;
+    for chunk in rows.chunks(POSTGRES_LINES_PER_INSERT) {
+        let texts = |field: for<'r> fn(&'r LineRow<'r>) -> &'r str| -> Vec<&str> {
+            chunk.iter().map(|row| field(row)).collect()
+        };
+        let numbers =
+            |field: fn(&LineRow<'_>) -> i64| -> Vec<i64> { chunk.iter().map(field).collect() };
+        sqlx::query::<Postgres>(
+            "INSERT INTO logs (company_id, install_id, run_id, logged_at, level, level_rank, source, message, fields) \
+             SELECT $1, $2, $3, l.logged_at, l.level, l.level_rank, l.source, l.message, l.fields \
+             FROM UNNEST($4::bigint[], $5::text[], $6::bigint[], $7::text[], $8::text[], $9::text[]) \
+             WITH ORDINALITY AS l (logged_at, level, level_rank, source, message, fields, n) ORDER BY l.n",
+        )
+        .bind(company)
+        .bind(install)
+        .bind(run)
+        .bind(numbers(|row| row.logged_at))
+        .bind(texts(|row| row.level))
+        .bind(numbers(|row| row.level_rank))
+        .bind(texts(|row| row.source))
+        .bind(texts(|row| row.message))
+        .bind(texts(|row| row.fields.as_str()))
+        .execute(&mut *tx)
+        .await?;
+    }
+    // Sent at the commit, so every host hears of the lines once they can be read.
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(LOG_CHANNEL)
+        .bind(company)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
 
 impl Store {
-    /// Keeps a batch of a run's log lines.
+    /// Keeps a batch of a run's log lines, in one transaction, in the order given.
     pub async fn append_logs(
         &self,
         company: &str,
@@ -197,43 +320,17 @@ impl Store {
         run: &str,
         lines: &[LogLine],
     ) -> Result<(), StoreError> {
-        let _writer = self.writer().await;
-        for chunk in lines.chunks(LINES_PER_STATEMENT) {
-            let mut sql = String::from(
-                "INSERT INTO logs (company_id, install_id, run_id, logged_at, level, level_rank, source, message, fields) VALUES ",
-            );
-            push_values(&mut sql, chunk.len(), 9);
-            let mut query = sqlx::query(&sql);
-            for line in chunk {
-                let time = line
-                    .time
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-                    .unwrap_or(0);
-                let fields: serde_json::Map<String, serde_json::Value> = line
-                    .fields
-                    .iter()
-                    .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
-                    .collect();
-                query = query
-                    .bind(company)
-                    .bind(install)
-                    .bind(run)
-                    .bind(time)
-                    .bind(line.level.as_str())
-                    .bind(level_rank(line.level))
-                    .bind(line.source.as_str())
-                    .bind(line.message.clone())
-                    .bind(serde_json::Value::Object(fields).to_string());
+        let rows: Vec<LineRow<'_>> = lines.iter().map(LineRow::of).collect();
+        {
+            let _writer = self.writer().await;
+            match &self.native {
+                NativePool::Sqlite(pool) => {
+                    append_on_sqlite(pool, [company, install, run], &rows).await?;
+                }
+                NativePool::Postgres(pool) => {
+                    append_on_postgres(pool, [company, install, run], &rows).await?;
+                }
             }
-            query.execute(&self.pool).await?;
-        }
-        if self.backend == super::Backend::Postgres {
-            sqlx::query("SELECT pg_notify($1, $2)")
-                .bind(LOG_CHANNEL)
-                .bind(company)
-                .execute(&self.pool)
-                .await?;
         }
         // No receiver means no one follows the live log in this process.
         let _ = self.log_appends.send(Arc::from(company));

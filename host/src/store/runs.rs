@@ -1,20 +1,9 @@
-//! Runs: their history, and the one transaction that commits a run's records, cursor and
-//! status together.
-
-use std::collections::BTreeMap;
+//! Runs: the queue's rows as their history shows them, enqueueing and cancelling.
 
 use serde::Serialize;
 use sqlx::Row as _;
 
-use super::{
-    Arg, Conditions, Store, StoreError, new_id, now_ms, page_size, push_values, rfc3339,
-    rfc3339_opt,
-};
-use crate::runtime::EmittedRecord;
-
-/// Rows per multi-row `INSERT` of records: 7 values each stays far below both databases'
-/// limits on bound parameters.
-const RECORDS_PER_STATEMENT: usize = 500;
+use super::{Arg, Conditions, Store, StoreError, new_id, now_ms, page_size, rfc3339, rfc3339_opt};
 
 /// What started a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -161,6 +150,9 @@ pub struct NewRun {
 pub struct RunFinish {
     /// `succeeded`, `rate_limited` or `failed`.
     pub status: &'static str,
+    /// When it ended (ms): its connector returned, or it could not start. A retry's wait
+    /// counts from here.
+    pub finished_at: i64,
     /// Why it did not succeed, already redacted.
     pub error: Option<String>,
     /// The connector's note, already redacted.
@@ -226,20 +218,6 @@ pub(super) fn run_of(row: &sqlx::any::AnyRow) -> Result<Run, StoreError> {
     })
 }
 
-/// The last emission of each (stream, key): one statement may not upsert a row twice.
-fn latest_per_key(records: &[EmittedRecord]) -> Vec<&EmittedRecord> {
-    let mut last = std::collections::HashMap::with_capacity(records.len());
-    for (i, record) in records.iter().enumerate() {
-        last.insert((record.stream.as_str(), record.key.as_str()), i);
-    }
-    records
-        .iter()
-        .enumerate()
-        .filter(|(i, r)| last.get(&(r.stream.as_str(), r.key.as_str())) == Some(i))
-        .map(|(_, r)| r)
-        .collect()
-}
-
 impl Store {
     /// Puts a run in the queue. A scheduled slot already enqueued (by this host or
     /// another) is not enqueued again: then `None`.
@@ -280,107 +258,6 @@ impl Store {
             return Ok(None);
         }
         self.run(company, &id).await
-    }
-
-    /// Commits how a run ended, in one transaction with the records it wrote, the state
-    /// it leaves (both only when given) and the retry it asks for. Nothing is written
-    /// when this attempt no longer holds the run — cancelled, or its lease expired and
-    /// another host took it — or its install is gone; returns whether it held it.
-    pub async fn finish_run(
-        &self,
-        run: &Run,
-        finish: &RunFinish,
-        records: &[EmittedRecord],
-        state: Option<&BTreeMap<String, String>>,
-        retry: Option<&NewRun>,
-    ) -> Result<bool, StoreError> {
-        let company = run.company_id.as_str();
-        let now = now_ms();
-        let records = latest_per_key(records);
-        let _writer = self.writer().await;
-        let mut tx = self.pool.begin().await?;
-        let updated = sqlx::query(
-            "UPDATE runs SET status = $1, finished_at = $2, records_written = $3, http_requests = $4, \
-             peak_memory_bytes = $5, log_lines = $6, dropped_log_lines = $7, error = $8, note = $9, \
-             start_delay_ms = $10, lease_expires_at = NULL \
-             WHERE company_id = $11 AND id = $12 AND status = 'running' AND claimed_by = $13 AND attempt = $14",
-        )
-        .bind(finish.status)
-        .bind(now)
-        .bind(i64::try_from(records.len()).unwrap_or(i64::MAX))
-        .bind(finish.http_requests)
-        .bind(finish.peak_memory_bytes)
-        .bind(finish.log_lines)
-        .bind(finish.dropped_log_lines)
-        .bind(finish.error.clone())
-        .bind(finish.note.clone())
-        .bind(finish.start_delay_ms)
-        .bind(company)
-        .bind(&run.id)
-        .bind(run.claimed_by.clone())
-        .bind(run.attempt)
-        .execute(&mut *tx)
-        .await?;
-        if updated.rows_affected() == 0 {
-            tx.rollback().await?;
-            return Ok(false);
-        }
-        if let Some(state) = state {
-            let text = serde_json::to_string(state).unwrap_or_else(|_| "{}".into());
-            let kept =
-                sqlx::query("UPDATE installs SET state = $1 WHERE company_id = $2 AND id = $3")
-                    .bind(text)
-                    .bind(company)
-                    .bind(&run.install_id)
-                    .execute(&mut *tx)
-                    .await?;
-            if kept.rows_affected() == 0 {
-                tx.rollback().await?;
-                return Ok(false);
-            }
-        }
-        for chunk in records.chunks(RECORDS_PER_STATEMENT) {
-            let mut sql = String::from(
-                "INSERT INTO records (company_id, install_id, stream, record_key, data, run_id, updated_at) VALUES ",
-            );
-            push_values(&mut sql, chunk.len(), 7);
-            sql.push_str(
-                " ON CONFLICT (company_id, install_id, stream, record_key) DO UPDATE SET \
-                 data = excluded.data, run_id = excluded.run_id, updated_at = excluded.updated_at",
-            );
-            let mut query = sqlx::query(&sql);
-            for record in chunk {
-                query = query
-                    .bind(company)
-                    .bind(&run.install_id)
-                    .bind(&record.stream)
-                    .bind(&record.key)
-                    .bind(&record.json)
-                    .bind(&run.id)
-                    .bind(now);
-            }
-            query.execute(&mut *tx).await?;
-        }
-        if let Some(retry) = retry {
-            sqlx::query(
-                "INSERT INTO runs (id, company_id, install_id, plugin, triggered_by, status, created_at, \
-                 due_at, attempt, max_attempts, retry_of, event_kind, event_json) \
-                 SELECT $1, company_id, install_id, plugin, $2, 'queued', $3, $4, $5, $6, id, event_kind, event_json \
-                 FROM runs WHERE company_id = $7 AND id = $8",
-            )
-            .bind(new_id("run"))
-            .bind(retry.trigger.as_str())
-            .bind(now)
-            .bind(retry.due_at)
-            .bind(retry.attempt)
-            .bind(retry.max_attempts)
-            .bind(company)
-            .bind(&run.id)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(true)
     }
 
     /// Cancels an install's queued and running runs (it was uninstalled); the hosts

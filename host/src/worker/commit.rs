@@ -4,12 +4,13 @@
 use super::Worker;
 use crate::people::Observation;
 use crate::runtime::{RunOutcome, RunStatus};
-use crate::store::{Run, RunFinish};
+use crate::store::{Run, RunFinish, now_ms};
 
 /// A run that failed before its connector was entered.
 pub(super) fn failed(error: String) -> RunFinish {
     RunFinish {
         status: "failed",
+        finished_at: now_ms(),
         error: Some(error),
         note: None,
         start_delay_ms: None,
@@ -24,6 +25,7 @@ pub(super) fn failed(error: String) -> RunFinish {
 pub(super) fn finish_of(
     outcome: &RunOutcome,
     start_delay_ms: i64,
+    ended_at: i64,
     redact: impl Fn(&str) -> String,
 ) -> RunFinish {
     let as_i64 = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
@@ -33,6 +35,7 @@ pub(super) fn finish_of(
             RunStatus::RateLimited => "rate_limited",
             RunStatus::Failed => "failed",
         },
+        finished_at: ended_at,
         error: outcome.error.as_ref().map(|e| redact(&e.to_string())),
         note: outcome.note.as_deref().map(&redact),
         start_delay_ms: Some(start_delay_ms),

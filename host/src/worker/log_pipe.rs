@@ -1,31 +1,83 @@
-//! A run's log on its way into the store: lines go to a task that writes them in batches,
-//! so a connector never waits on the database to log; and a check's log, kept in memory.
+//! A run's log on its way into the store: lines wait in a bounded buffer that a task
+//! empties into the store in batches — at 500 lines or 256 KiB, or 25 ms after the first
+//! line, whichever comes first — so a connector never waits on the database to log. When
+//! the store falls behind a connector that logs faster, the buffer's lines are dropped
+//! and counted in the run rather than stalling the connector or growing without bound;
+//! the host's own lines about the run are never dropped. A check's log is kept in memory.
 
 use std::sync::{Arc, Mutex};
 
-use tokio::sync::mpsc;
+use tokio::sync::Notify;
 
 use super::lock;
 use crate::runtime::{Level, LogLine, LogSink, Source};
 use crate::store::Store;
 
-/// Log lines written per batch while a run goes on.
+/// Lines written to the store at most per batch.
 const LOG_BATCH: usize = 500;
+
+/// Bytes of messages and fields that make a batch worth writing at once.
+const LOG_BATCH_BYTES: usize = 256 * 1024;
 
 /// How long a batch waits for more lines after its first: a reader of the live log does
 /// not notice it, and a short run's lines go to the database in one write, not one each.
 const LOG_LINGER: std::time::Duration = std::time::Duration::from_millis(25);
 
-/// The sending end of a run's log pipe.
-pub(super) struct StoreLog {
-    lines: mpsc::UnboundedSender<Entry>,
+/// Lines a run may have waiting for the store; more are dropped and counted.
+const MAX_WAITING_LINES: usize = 8 * LOG_BATCH;
+
+/// Bytes a run may have waiting for the store; more are dropped and counted.
+const MAX_WAITING_BYTES: usize = 4 * 1024 * 1024;
+
+/// The lines of a run waiting for the store, within their caps.
+#[derive(Debug, Default)]
+struct Waiting {
+    lines: Vec<LogLine>,
+    bytes: usize,
+    dropped: u64,
+    ended: bool,
 }
 
-/// What the log writer task receives.
-enum Entry {
-    Line(LogLine),
-    /// The run is over: write what is left and stop, even if a copy of the sink lingers.
-    End,
+impl Waiting {
+    /// Takes `line`, unless the caps are reached and it is not the host's; says whether a
+    /// batch is now worth writing.
+    fn push(&mut self, line: LogLine) -> bool {
+        let size = line_size(&line);
+        let full = self.lines.len() >= MAX_WAITING_LINES || self.bytes + size > MAX_WAITING_BYTES;
+        if full && line.source != Source::Host {
+            self.dropped += 1;
+            return false;
+        }
+        self.lines.push(line);
+        self.bytes += size;
+        self.ready()
+    }
+
+    /// Whether the writer should write now rather than wait for more lines.
+    fn ready(&self) -> bool {
+        self.ended || self.lines.len() >= LOG_BATCH || self.bytes >= LOG_BATCH_BYTES
+    }
+
+    /// The lines so far, and whether the log has ended.
+    fn take(&mut self) -> (Vec<LogLine>, bool) {
+        self.bytes = 0;
+        (std::mem::take(&mut self.lines), self.ended)
+    }
+}
+
+fn line_size(line: &LogLine) -> usize {
+    line.message.len()
+        + line
+            .fields
+            .iter()
+            .map(|(k, v)| k.len() + v.len())
+            .sum::<usize>()
+}
+
+/// A run's log pipe: connectors' and the host's lines go in, the writer task keeps them.
+pub(super) struct StoreLog {
+    waiting: Mutex<Waiting>,
+    wake: Notify,
 }
 
 impl StoreLog {
@@ -36,39 +88,60 @@ impl StoreLog {
         install: &str,
         run: &str,
     ) -> (Arc<Self>, tokio::task::JoinHandle<()>) {
-        let (sender, mut receiver) = mpsc::unbounded_channel::<Entry>();
+        let pipe = Arc::new(Self {
+            waiting: Mutex::default(),
+            wake: Notify::new(),
+        });
         let (company, install, run) = (company.to_owned(), install.to_owned(), run.to_owned());
-        let flusher = tokio::spawn(async move {
-            let mut batch = Vec::with_capacity(LOG_BATCH);
-            let mut open = true;
-            while open {
-                match receiver.recv().await {
-                    Some(Entry::Line(line)) => batch.push(line),
-                    Some(Entry::End) | None => open = false,
-                }
-                let linger = tokio::time::Instant::now() + LOG_LINGER;
-                while open && batch.len() < LOG_BATCH {
-                    match tokio::time::timeout_at(linger, receiver.recv()).await {
-                        Ok(Some(Entry::Line(line))) => batch.push(line),
-                        Ok(Some(Entry::End) | None) => open = false,
-                        Err(_) => break,
+        let writer = Arc::clone(&pipe);
+        let task = tokio::spawn(async move {
+            loop {
+                let (lines, ended) = writer.next_batch().await;
+                for batch in lines.chunks(LOG_BATCH) {
+                    if let Err(error) = store.append_logs(&company, &install, &run, batch).await {
+                        tracing::error!(%run, %error, "cannot keep a run's log lines");
                     }
                 }
-                if batch.is_empty() {
-                    continue;
+                if ended {
+                    return;
                 }
-                if let Err(error) = store.append_logs(&company, &install, &run, &batch).await {
-                    tracing::error!(%run, %error, "cannot keep a run's log lines");
-                }
-                batch.clear();
             }
         });
-        (Arc::new(Self { lines: sender }), flusher)
+        (pipe, task)
     }
 
-    /// Ends the log: the writer task finishes once what was sent is written.
+    /// Waits for lines — until a batch is worth writing, or `LOG_LINGER` after the first —
+    /// and takes them, with whether the log has ended.
+    async fn next_batch(&self) -> (Vec<LogLine>, bool) {
+        // A wake-up sent while nobody waits is kept for the next wait, so none is lost
+        // between a look at the buffer and the wait.
+        while {
+            let waiting = lock(&self.waiting);
+            waiting.lines.is_empty() && !waiting.ended
+        } {
+            self.wake.notified().await;
+        }
+        let linger = tokio::time::Instant::now() + LOG_LINGER;
+        while !lock(&self.waiting).ready() {
+            if tokio::time::timeout_at(linger, self.wake.notified())
+                .await
+                .is_err()
+            {
+                break;
+            }
+        }
+        lock(&self.waiting).take()
+    }
+
+    /// Ends the log: the writer task finishes once what was written is kept.
     pub(super) fn end(&self) {
-        let _ = self.lines.send(Entry::End);
+        lock(&self.waiting).ended = true;
+        self.wake.notify_one();
+    }
+
+    /// Lines dropped because the store fell behind.
+    pub(super) fn dropped(&self) -> u64 {
+        lock(&self.waiting).dropped
     }
 
     /// A line from the host about the run.
@@ -85,8 +158,16 @@ impl StoreLog {
 
 impl LogSink for StoreLog {
     fn write(&self, line: LogLine) {
-        // The receiver lives until every sender is gone.
-        let _ = self.lines.send(Entry::Line(line));
+        let (first, ready) = {
+            let mut waiting = lock(&self.waiting);
+            let first = waiting.lines.is_empty();
+            (first, waiting.push(line))
+        };
+        // The writer wants to hear of the first line, to start its linger, and of a full
+        // batch, to write it at once.
+        if first || ready {
+            self.wake.notify_one();
+        }
     }
 }
 
@@ -104,5 +185,87 @@ impl LogSink for CollectedLog {
             line.source.as_str(),
             line.message
         ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(source: Source, message: &str) -> LogLine {
+        LogLine {
+            time: std::time::SystemTime::now(),
+            level: Level::Info,
+            source,
+            message: message.to_owned(),
+            fields: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_full_buffer_drops_and_counts_the_connectors_lines_but_never_the_hosts() {
+        let mut waiting = Waiting::default();
+        for n in 0..MAX_WAITING_LINES + 10 {
+            waiting.push(line(Source::Plugin, &format!("page {n}")));
+        }
+        waiting.push(line(Source::Host, "run succeeded"));
+        assert_eq!(waiting.dropped, 10);
+        assert_eq!(waiting.lines.len(), MAX_WAITING_LINES + 1);
+        assert_eq!(waiting.lines.last().map(|l| l.source), Some(Source::Host));
+
+        let (lines, ended) = waiting.take();
+        assert_eq!((lines.len(), ended), (MAX_WAITING_LINES + 1, false));
+        assert!(!waiting.push(line(Source::Plugin, "after the writer caught up")));
+        assert_eq!(
+            waiting.lines.len(),
+            1,
+            "room again once the writer took the lines"
+        );
+    }
+
+    #[test]
+    fn bytes_cap_the_buffer_as_well_as_lines() {
+        let mut waiting = Waiting::default();
+        let big = "x".repeat(64 * 1024);
+        for _ in 0..(MAX_WAITING_BYTES / big.len()) + 3 {
+            waiting.push(line(Source::Stdio, &big));
+        }
+        assert_eq!(waiting.dropped, 3);
+        assert!(waiting.bytes <= MAX_WAITING_BYTES);
+    }
+
+    #[test]
+    fn a_batch_is_ready_at_its_size_in_lines_or_bytes_or_at_the_end() {
+        let mut waiting = Waiting::default();
+        for _ in 1..LOG_BATCH {
+            assert!(!waiting.push(line(Source::Plugin, "one")));
+        }
+        assert!(waiting.push(line(Source::Plugin, "the batch's last")));
+        waiting.take();
+        assert!(waiting.push(line(Source::Plugin, &"y".repeat(LOG_BATCH_BYTES))));
+        waiting.take();
+        assert!(!waiting.push(line(Source::Plugin, "one")));
+        waiting.ended = true;
+        assert!(waiting.ready());
+    }
+
+    #[tokio::test]
+    async fn the_writer_waits_for_a_first_line_then_lingers_for_more() {
+        let pipe = StoreLog {
+            waiting: Mutex::default(),
+            wake: Notify::new(),
+        };
+        let pipe = Arc::new(pipe);
+        let reader = Arc::clone(&pipe);
+        let batch = tokio::spawn(async move { reader.next_batch().await });
+        tokio::task::yield_now().await;
+        pipe.write(line(Source::Plugin, "first"));
+        pipe.write(line(Source::Plugin, "second, within the linger"));
+        let (lines, ended) = batch.await.expect("the writer task");
+        assert_eq!(lines.len(), 2);
+        assert!(!ended);
+        pipe.end();
+        let (lines, ended) = pipe.next_batch().await;
+        assert!(lines.is_empty() && ended);
     }
 }

@@ -1,0 +1,287 @@
+//! The store's bulk writes on every database: a run's records commit exactly as the
+//! connector produced them, across statement boundaries, last emission winning; a commit
+//! that no longer holds its run keeps nothing; log lines keep their order and text.
+
+use std::time::{Duration, SystemTime};
+
+use sluice::runtime::{EmittedRecord, Level, LogLine, Source};
+use sluice::store::{LogFilter, RecordFilter, RunFinish, Store};
+use sluice_tests::queued::{claimed_run, company_with_install};
+
+use crate::harness::databases;
+
+/// More records than one SQLite statement takes, so the commit spans several.
+const RECORDS: usize = 1_234;
+
+fn succeeded() -> RunFinish {
+    RunFinish {
+        status: "succeeded",
+        finished_at: sluice::store::now_ms(),
+        error: None,
+        note: None,
+        start_delay_ms: Some(3),
+        http_requests: 7,
+        peak_memory_bytes: 1 << 20,
+        log_lines: 0,
+        dropped_log_lines: 0,
+    }
+}
+
+/// Records whose JSON is spelled the way a connector may spell it: spaces, escapes,
+/// characters beyond ASCII.
+fn records(run: usize) -> Vec<EmittedRecord> {
+    (0..RECORDS)
+        .map(|n| EmittedRecord {
+            stream: if n % 2 == 0 { "pull_requests" } else { "reviews" }.into(),
+            key: format!("acme/widgets#{n}"),
+            json: format!(
+                "{{ \"number\" : {n}, \"title\": \"caf\\u00e9 \\\"{run}\\\"\\tñ 🚀\", \"run\": {run} }}"
+            ),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_runs_records_commit_as_the_connector_wrote_them_and_only_while_it_holds_the_run() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for database in databases(dir.path()).await {
+        let label = database.label;
+        let store = Store::open(&database.url).await.expect("open the store");
+        let (company, install) = company_with_install(&store, "github")
+            .await
+            .expect("install");
+
+        // The same key twice in one run: the later emission is the one kept.
+        let mut first = records(1);
+        first.push(EmittedRecord {
+            stream: "pull_requests".into(),
+            key: "acme/widgets#0".into(),
+            json: "{\"number\": 0, \"title\": \"edited later in the run\"}".into(),
+        });
+        let run = claimed_run(&store, &company, &install)
+            .await
+            .expect("claim");
+        let state = [("cursor".to_owned(), "2026-12-01".to_owned())].into();
+        assert!(
+            store
+                .finish_run(&run, &succeeded(), &first, Some(&state), None)
+                .await
+                .expect("commit"),
+            "{label}: the run was held"
+        );
+        let committed = store
+            .run(&company, &run.id)
+            .await
+            .expect("run")
+            .expect("exists");
+        assert_eq!(committed.status, "succeeded", "{label}");
+        assert_eq!(committed.records_written, RECORDS as i64, "{label}");
+        assert_eq!(
+            (committed.http_requests, committed.start_delay_ms),
+            (7, Some(3)),
+            "{label}"
+        );
+
+        let raw = sqlx::AnyPool::connect(&database.url)
+            .await
+            .expect("raw connection");
+        let data_of = |key: &'static str| {
+            let raw = raw.clone();
+            let company = company.clone();
+            async move {
+                let (data,): (String,) = sqlx::query_as(
+                    "SELECT data FROM records WHERE company_id = $1 AND record_key = $2",
+                )
+                .bind(company)
+                .bind(key)
+                .fetch_one(&raw)
+                .await
+                .expect("one record");
+                data
+            }
+        };
+        assert_eq!(
+            data_of("acme/widgets#7").await,
+            first[7].json,
+            "{label}: the bytes the connector produced"
+        );
+        assert_eq!(
+            data_of("acme/widgets#0").await,
+            "{\"number\": 0, \"title\": \"edited later in the run\"}",
+            "{label}: the last emission of a key"
+        );
+
+        // A second run upserts over the same keys.
+        let run = claimed_run(&store, &company, &install)
+            .await
+            .expect("claim");
+        assert!(
+            store
+                .finish_run(&run, &succeeded(), &records(2), Some(&state), None)
+                .await
+                .expect("commit")
+        );
+        let mut all = Vec::new();
+        let mut after = None;
+        loop {
+            let filter = RecordFilter {
+                install: Some(install.clone()),
+                after,
+                limit: Some(500),
+                ..RecordFilter::default()
+            };
+            let page = store.records(&company, &filter).await.expect("records");
+            let Some(last) = page.last() else { break };
+            after = Some(last.seq);
+            all.extend(page);
+        }
+        assert_eq!(all.len(), RECORDS, "{label}: one row per key");
+        assert!(
+            all.iter().all(|r| r.run_id == run.id && r.data["run"] == 2),
+            "{label}: every record is the second run's"
+        );
+        assert_eq!(all[1].data["title"], "café \"2\"\tñ 🚀", "{label}");
+
+        // A run cancelled before its commit keeps nothing: not its records, not its state.
+        let run = claimed_run(&store, &company, &install)
+            .await
+            .expect("claim");
+        assert!(
+            store
+                .cancel_run(&company, &run.id, "ada")
+                .await
+                .expect("cancel")
+        );
+        let late = vec![EmittedRecord {
+            stream: "pull_requests".into(),
+            key: "acme/widgets#new".into(),
+            json: "{}".into(),
+        }];
+        let other_state = [("cursor".to_owned(), "never".to_owned())].into();
+        assert!(
+            !store
+                .finish_run(&run, &succeeded(), &late, Some(&other_state), None)
+                .await
+                .expect("commit"),
+            "{label}: a cancelled run is not held"
+        );
+        let filter = RecordFilter {
+            install: Some(install.clone()),
+            after: all.last().map(|r| r.seq),
+            ..RecordFilter::default()
+        };
+        assert!(
+            store
+                .records(&company, &filter)
+                .await
+                .expect("records")
+                .is_empty(),
+            "{label}"
+        );
+        let state = store
+            .install_state(&company, &install)
+            .await
+            .expect("state");
+        assert_eq!(
+            state.get("cursor").map(String::as_str),
+            Some("2026-12-01"),
+            "{label}: the cursor stays the last committed one"
+        );
+        raw.close().await;
+        store.close().await;
+        database.drop_schema().await;
+    }
+}
+
+#[tokio::test]
+async fn log_lines_keep_their_order_text_and_fields() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for database in databases(dir.path()).await {
+        let label = database.label;
+        let store = Store::open(&database.url).await.expect("open the store");
+        let (company, install) = company_with_install(&store, "github")
+            .await
+            .expect("install");
+        let run = claimed_run(&store, &company, &install)
+            .await
+            .expect("claim");
+        let start = SystemTime::UNIX_EPOCH + Duration::from_millis(1_780_000_000_000);
+        let lines: Vec<LogLine> = (0..1_500u64)
+            .map(|n| LogLine {
+                time: start + Duration::from_millis(n),
+                level: if n % 100 == 0 {
+                    Level::Warn
+                } else {
+                    Level::Info
+                },
+                source: if n % 3 == 0 {
+                    Source::Stdio
+                } else {
+                    Source::Plugin
+                },
+                message: format!("page {n}\tof «pull requests»\nnext\\"),
+                fields: if n % 2 == 0 {
+                    vec![
+                        ("page".into(), n.to_string()),
+                        ("quote".into(), "\"x\"".into()),
+                    ]
+                } else {
+                    Vec::new()
+                },
+            })
+            .collect();
+        for batch in lines.chunks(700) {
+            store
+                .append_logs(&company, &install, &run.id, batch)
+                .await
+                .expect("append");
+        }
+        let mut kept = Vec::new();
+        let mut after = None;
+        loop {
+            let filter = LogFilter {
+                run: Some(run.id.clone()),
+                after,
+                limit: Some(500),
+                ..LogFilter::default()
+            };
+            let page = store.logs(&company, &filter).await.expect("logs");
+            let Some(last) = page.last() else { break };
+            after = Some(last.seq);
+            kept.extend(page);
+        }
+        assert_eq!(kept.len(), lines.len(), "{label}");
+        for (n, (line, stored)) in lines.iter().zip(&kept).enumerate() {
+            assert_eq!(stored.message, line.message, "{label}: line {n}");
+            assert_eq!(stored.level, line.level.as_str(), "{label}: line {n}");
+            assert_eq!(stored.source, line.source.as_str(), "{label}: line {n}");
+            assert_eq!(
+                stored.time,
+                1_780_000_000_000 + n as i64,
+                "{label}: line {n}"
+            );
+            let fields: Vec<(String, String)> = stored
+                .fields
+                .as_object()
+                .expect("fields are an object")
+                .iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
+                .collect();
+            let mut expected = line.fields.clone();
+            expected.sort();
+            assert_eq!(fields, expected, "{label}: line {n}");
+        }
+        let warnings = LogFilter {
+            run: Some(run.id.clone()),
+            level: Some(Level::Warn),
+            ..LogFilter::default()
+        };
+        assert_eq!(
+            store.logs(&company, &warnings).await.expect("logs").len(),
+            15,
+            "{label}"
+        );
+        store.close().await;
+        database.drop_schema().await;
+    }
+}
