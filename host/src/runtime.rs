@@ -92,12 +92,38 @@ pub struct Plugin {
     config_validator: Arc<jsonschema::Validator>,
     /// The declared stream names, built once rather than per run.
     streams: Arc<std::collections::BTreeSet<String>>,
+    /// Whether the component imports `people.find`.
+    looks_up_people: bool,
 }
 
 impl Plugin {
     /// The connector's manifest.
     pub fn manifest(&self) -> &Manifest {
         &self.manifest
+    }
+
+    /// Whether the connector can look people up (its component imports `people.find`): a
+    /// run of one that cannot needs no directory.
+    pub fn looks_up_people(&self) -> bool {
+        self.looks_up_people
+    }
+}
+
+/// The WIT interface through which connectors look people up.
+const PEOPLE_INTERFACE: &str = "sluice:connector/people@0.1.0";
+
+/// Whether `component` imports `people.find`. A component imports only the functions its
+/// code calls, so most connectors do not.
+fn imports_people_find(engine: &Engine, component: &Component) -> bool {
+    let ty = component.component_type();
+    let Some(people) = ty.get_import(engine, PEOPLE_INTERFACE) else {
+        return false;
+    };
+    match people.ty {
+        wasmtime::component::types::ComponentItem::ComponentInstance(instance) => {
+            instance.get_export(engine, "find").is_some()
+        }
+        _ => false,
     }
 }
 
@@ -213,6 +239,7 @@ impl Runtime {
         let pre =
             ConnectorPre::new(instance_pre).map_err(|e| LoadError::World(format!("{e:#}")))?;
         Ok(Plugin {
+            looks_up_people: imports_people_find(&self.engine, &component),
             pre,
             config_validator: Arc::new(manifest.config_validator()?),
             streams: Arc::new(manifest.streams.iter().map(|s| s.name.clone()).collect()),

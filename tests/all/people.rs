@@ -17,6 +17,20 @@ fn identity(system: &str, id: &str) -> Identity {
     }
 }
 
+#[test]
+fn only_connectors_that_call_people_find_are_given_a_directory() {
+    let runtime = tight_runtime();
+    let people = load(&runtime, guests::PEOPLE_WASM, guests::PEOPLE_MANIFEST);
+    let trivial = load(&runtime, guests::TRIVIAL_WASM, guests::TRIVIAL_MANIFEST);
+    let github = load(&runtime, guests::GITHUB_WASM, guests::GITHUB_MANIFEST);
+    assert!(
+        people.looks_up_people(),
+        "the people guest calls people.find"
+    );
+    assert!(!trivial.looks_up_people(), "the trivial guest never does");
+    assert!(!github.looks_up_people(), "GitHub looks no one up");
+}
+
 #[tokio::test]
 async fn a_connector_finds_a_person_by_github_login_and_reports_who_it_saw() {
     let runtime = tight_runtime();

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::{Worker, internal, secrets};
 use crate::egress::{Grants, HostPattern};
-use crate::people::Directory;
+use crate::people::{Directory, StaticDirectory};
 use crate::runtime::{LogSink, Plugin, RunContext};
 use crate::secrets::SecretSet;
 use crate::store::Install;
@@ -53,17 +53,22 @@ impl Worker {
             .install_state(company, &install.id)
             .await
             .map_err(|e| internal(&e))?;
-        let people = self
-            .store
-            .people_book(company)
-            .await
-            .map_err(|e| internal(&e))?;
+        let people: Arc<dyn Directory> = if plugin.looks_up_people() {
+            Arc::new(
+                self.store
+                    .people_book(company)
+                    .await
+                    .map_err(|e| internal(&e))?,
+            )
+        } else {
+            Arc::new(StaticDirectory::default())
+        };
         Ok(Prepared {
             plugin,
             secrets,
             grants,
             state,
-            people: Arc::new(people),
+            people,
         })
     }
 }
