@@ -8,7 +8,7 @@ use sluice::runtime::{EmittedRecord, Level, LogLine, Source};
 use sluice::store::{LogFilter, RecordFilter, RunFinish, Store};
 use sluice_tests::queued::{claimed_run, company_with_install};
 
-use crate::harness::databases;
+use crate::harness::{TestDatabase, databases};
 
 /// More records than one SQLite statement takes, so the commit spans several.
 const RECORDS: usize = 1_234;
@@ -41,15 +41,21 @@ fn records(run: usize) -> Vec<EmittedRecord> {
         .collect()
 }
 
+/// The store on `database`, with a company and one install of GitHub: their ids.
+async fn acme_with_an_install(database: &TestDatabase) -> (Store, String, String) {
+    let store = Store::open(&database.url).await.expect("open the store");
+    let (company, install) = company_with_install(&store, "github")
+        .await
+        .expect("install");
+    (store, company, install)
+}
+
 #[tokio::test]
 async fn a_runs_records_commit_as_the_connector_wrote_them_and_only_while_it_holds_the_run() {
     let dir = tempfile::tempdir().expect("tempdir");
     for database in databases(dir.path()).await {
         let label = database.label;
-        let store = Store::open(&database.url).await.expect("open the store");
-        let (company, install) = company_with_install(&store, "github")
-            .await
-            .expect("install");
+        let (store, company, install) = acme_with_an_install(&database).await;
 
         // The same key twice in one run: the later emission is the one kept.
         let mut first = records(1);
@@ -198,10 +204,7 @@ async fn log_lines_keep_their_order_text_and_fields() {
     let dir = tempfile::tempdir().expect("tempdir");
     for database in databases(dir.path()).await {
         let label = database.label;
-        let store = Store::open(&database.url).await.expect("open the store");
-        let (company, install) = company_with_install(&store, "github")
-            .await
-            .expect("install");
+        let (store, company, install) = acme_with_an_install(&database).await;
         let run = claimed_run(&store, &company, &install)
             .await
             .expect("claim");
