@@ -68,8 +68,7 @@ impl Store {
             finish,
             records: latest_per_key(records),
             state: state.map(|state| serde_json::to_string(state).unwrap_or_else(|_| "{}".into())),
-            retry,
-            retry_id: new_id("run"),
+            retry: retry.map(|retry| (retry, new_id("run"))),
             now: now_ms(),
         };
         let _writer = self.writer().await;
@@ -101,8 +100,8 @@ struct Commit<'a> {
     records: Vec<&'a EmittedRecord>,
     /// The cursor as stored, when the run keeps one.
     state: Option<String>,
-    retry: Option<&'a NewRun>,
-    retry_id: String,
+    /// The retry the run asks for, with the id its row gets.
+    retry: Option<(&'a NewRun, String)>,
     now: i64,
 }
 
@@ -243,10 +242,10 @@ impl Commit<'_> {
         &'q str: Encode<'q, DB> + Type<DB>,
         i64: Encode<'q, DB> + Type<DB>,
     {
-        let retry = self.retry?;
+        let (retry, id) = self.retry.as_ref()?;
         Some(
             sqlx::query::<DB>(QUEUE_RETRY)
-                .bind(self.retry_id.as_str())
+                .bind(id.as_str())
                 .bind(retry.trigger.as_str())
                 .bind(self.now)
                 .bind(retry.due_at)
