@@ -32,6 +32,7 @@ use sqlx::{AnyPool, Executor as _};
 
 pub use access::{ApiToken, Session, TokenGrant};
 pub use audit::AuditEntry;
+pub use commit::RunEnd;
 pub use companies::{Company, Member, Membership, Role, User};
 pub use hosts::HostInfo;
 pub use installs::{Install, InstallGrants, NewInstall};

@@ -4,8 +4,9 @@
 //! A run is given the artifact from the marketplace (digest checked, compiled once per
 //! host), the install's configuration and grants, the mapped secrets decrypted from the
 //! vault, and the committed state. Its log lines stream into the store as they come; its
-//! records, state, status and next attempt are committed in one transaction, and only if
-//! this host still holds the run (not cancelled, lease not taken over).
+//! records, state, status, next attempt and last log lines are committed in one
+//! transaction, and all but the log lines only if this host still holds the run (not
+//! cancelled, lease not taken over).
 
 mod commit;
 mod compiled;
@@ -19,7 +20,7 @@ use std::sync::{Arc, Mutex};
 use crate::marketplace::{Catalogue, MarketplaceError};
 use crate::runtime::{Call, Level, RunStatus, Runtime};
 use crate::scheduler::RetryPolicy;
-use crate::store::{Run, Store, StoreError, now_ms};
+use crate::store::{Run, RunEnd, Store, StoreError, now_ms};
 use crate::vault::Vault;
 use commit::{failed, finish_of};
 use compiled::Compiled;
@@ -78,7 +79,17 @@ impl Worker {
 
     /// Runs an install's connection check and reports, keeping nothing.
     pub async fn check(&self, company: &str, install: &crate::store::Install) -> CheckResult {
-        let prepared = match self.prepare(company, install).await {
+        let state = match self.store.install_state(company, &install.id).await {
+            Ok(state) => state,
+            Err(error) => {
+                return CheckResult {
+                    ok: false,
+                    error: Some(internal(&error)),
+                    log: Vec::new(),
+                };
+            }
+        };
+        let prepared = match self.prepare(company, install, state).await {
             Ok(prepared) => prepared,
             Err(error) => {
                 return CheckResult {
@@ -116,24 +127,21 @@ impl Worker {
                 run.claimed_by.as_deref().unwrap_or("?")
             ),
         );
-        let install = match self.store.install(company, &run.install_id).await {
-            Ok(Some(install)) => Some(install),
-            Ok(None) => None,
-            Err(error) => {
-                tracing::error!(run = %run.id, %error, "cannot read a run's install");
-                None
-            }
-        };
+        let install = self
+            .store
+            .install_with_state(company, &run.install_id)
+            .await
+            .map_err(|error| internal(&error));
         let call = match self.store.run_event(run).await {
             Ok(Some((kind, json))) => Ok(Call::Event { kind, json }),
             Ok(None) => Ok(Call::Sync),
             Err(error) => Err(internal(&error)),
         };
         let prepared = match (install, call) {
-            (None, _) => Err("the install was removed".to_owned()),
-            (Some(_), Err(error)) => Err(error),
-            (Some(install), Ok(call)) => self
-                .prepare(company, &install)
+            (Err(error), _) | (_, Err(error)) => Err(error),
+            (Ok(None), _) => Err("the install was removed".to_owned()),
+            (Ok(Some((install, state))), Ok(call)) => self
+                .prepare(company, &install, state)
                 .await
                 .map(|prepared| (install, call, prepared)),
         };
@@ -203,16 +211,19 @@ impl Worker {
             finish.dropped_log_lines = finish.dropped_log_lines.saturating_add(behind);
         }
         sink.end();
-        // Lines first, so a reader who sees the run finished sees all of its log.
-        if flusher.await.is_err() {
+        let log = flusher.await.unwrap_or_else(|_| {
             tracing::error!(run = %run.id, "the log writer of a run stopped");
-        }
+            Vec::new()
+        });
         committing.store(true, Ordering::SeqCst);
-        match self
-            .store
-            .finish_run(run, &finish, &records, state.as_ref(), next.as_ref())
-            .await
-        {
+        let end = RunEnd {
+            finish: &finish,
+            records: &records,
+            state: state.as_ref(),
+            retry: next.as_ref(),
+            log: &log,
+        };
+        match self.store.finish_run(run, end).await {
             Ok(true) => {
                 self.learn_people(run, &identities).await;
                 true
@@ -223,8 +234,20 @@ impl Worker {
             }
             Err(error) => {
                 tracing::error!(run = %run.id, %error, "cannot commit a run");
+                if !log.is_empty()
+                    && let Err(error) = self
+                        .store
+                        .append_logs(company, &run.install_id, &run.id, &log)
+                        .await
+                {
+                    tracing::error!(run = %run.id, %error, "cannot keep a run's log lines");
+                }
                 let failure = failed("the host could not save the run's output".into());
-                match self.store.finish_run(run, &failure, &[], None, None).await {
+                match self
+                    .store
+                    .finish_run(run, RunEnd::keeping_nothing(&failure, &[]))
+                    .await
+                {
                     Ok(held) => held,
                     Err(error) => {
                         tracing::error!(run = %run.id, %error, "cannot mark a run failed");

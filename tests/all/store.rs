@@ -5,7 +5,7 @@
 use std::time::{Duration, SystemTime};
 
 use sluice::runtime::{EmittedRecord, Level, LogLine, Source};
-use sluice::store::{LogFilter, RecordFilter, RunFinish, Store};
+use sluice::store::{LogFilter, RecordFilter, RunEnd, RunFinish, Store};
 use sluice_tests::queued::{claimed_run, company_with_install};
 
 use crate::harness::{TestDatabase, databases};
@@ -70,7 +70,16 @@ async fn a_runs_records_commit_as_the_connector_wrote_them_and_only_while_it_hol
         let state = [("cursor".to_owned(), "2026-12-01".to_owned())].into();
         assert!(
             store
-                .finish_run(&run, &succeeded(), &first, Some(&state), None)
+                .finish_run(
+                    &run,
+                    RunEnd {
+                        finish: &succeeded(),
+                        records: &first,
+                        state: Some(&state),
+                        retry: None,
+                        log: &[],
+                    },
+                )
                 .await
                 .expect("commit"),
             "{label}: the run was held"
@@ -123,7 +132,16 @@ async fn a_runs_records_commit_as_the_connector_wrote_them_and_only_while_it_hol
             .expect("claim");
         assert!(
             store
-                .finish_run(&run, &succeeded(), &records(2), Some(&state), None)
+                .finish_run(
+                    &run,
+                    RunEnd {
+                        finish: &succeeded(),
+                        records: &records(2),
+                        state: Some(&state),
+                        retry: None,
+                        log: &[],
+                    },
+                )
                 .await
                 .expect("commit")
         );
@@ -164,9 +182,25 @@ async fn a_runs_records_commit_as_the_connector_wrote_them_and_only_while_it_hol
             json: "{}".into(),
         }];
         let other_state = [("cursor".to_owned(), "never".to_owned())].into();
+        let last_words = [LogLine {
+            time: SystemTime::now(),
+            level: Level::Info,
+            source: Source::Host,
+            message: "run succeeded: 1 records".into(),
+            fields: Vec::new(),
+        }];
         assert!(
             !store
-                .finish_run(&run, &succeeded(), &late, Some(&other_state), None)
+                .finish_run(
+                    &run,
+                    RunEnd {
+                        finish: &succeeded(),
+                        records: &late,
+                        state: Some(&other_state),
+                        retry: None,
+                        log: &last_words,
+                    },
+                )
                 .await
                 .expect("commit"),
             "{label}: a cancelled run is not held"
@@ -192,6 +226,24 @@ async fn a_runs_records_commit_as_the_connector_wrote_them_and_only_while_it_hol
             state.get("cursor").map(String::as_str),
             Some("2026-12-01"),
             "{label}: the cursor stays the last committed one"
+        );
+        let kept: Vec<String> = store
+            .logs(
+                &company,
+                &LogFilter {
+                    run: Some(run.id.clone()),
+                    ..LogFilter::default()
+                },
+            )
+            .await
+            .expect("logs")
+            .into_iter()
+            .map(|line| line.message)
+            .collect();
+        assert_eq!(
+            kept,
+            ["run succeeded: 1 records"],
+            "{label}: the log of a run that kept nothing is still kept"
         );
         raw.close().await;
         store.close().await;
@@ -233,12 +285,22 @@ async fn log_lines_keep_their_order_text_and_fields() {
                 },
             })
             .collect();
-        for batch in lines.chunks(700) {
+        // Batches as the log pipe writes them while the run goes on, then its last lines
+        // in the run's commit.
+        let (streamed, last) = lines.split_at(1_400);
+        for batch in streamed.chunks(700) {
             store
                 .append_logs(&company, &install, &run.id, batch)
                 .await
                 .expect("append");
         }
+        assert!(
+            store
+                .finish_run(&run, RunEnd::keeping_nothing(&succeeded(), last))
+                .await
+                .expect("commit"),
+            "{label}: the run was held"
+        );
         let mut kept = Vec::new();
         let mut after = None;
         loop {

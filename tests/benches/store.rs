@@ -12,7 +12,7 @@
 use std::time::{Duration, Instant, SystemTime};
 
 use sluice::runtime::{EmittedRecord, Level, LogLine, Source};
-use sluice::store::{RunFinish, Store};
+use sluice::store::{RunEnd, RunFinish, Store};
 use sluice_tests::queued::{claimed_run, company_with_install};
 use sluice_tests::scratch::ScratchSchema;
 use sqlx::Executor as _;
@@ -217,7 +217,16 @@ async fn measure(label: &str, url: &str) -> anyhow::Result<()> {
         let start = Instant::now();
         anyhow::ensure!(
             store
-                .finish_run(&run, &finish, &records, Some(&Default::default()), None)
+                .finish_run(
+                    &run,
+                    RunEnd {
+                        finish: &finish,
+                        records: &records,
+                        state: Some(&Default::default()),
+                        retry: None,
+                        log: &[],
+                    },
+                )
                 .await?,
             "run not committed"
         );

@@ -6,6 +6,10 @@
 //! driver the way that database takes rows fastest: SQLite in multi-row VALUES with
 //! anonymous placeholders, PostgreSQL as three array parameters unnested into one INSERT.
 //! Each record's JSON is kept as the bytes the connector produced; the runtime checked it.
+//!
+//! The run's last log lines go into the same transaction: a short run then costs the
+//! database one commit, not two, and a reader who sees the run finished sees all of its
+//! log. They are kept even when the commit keeps nothing else.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -13,9 +17,10 @@ use sqlx::postgres::{PgPool, Postgres};
 use sqlx::sqlite::{Sqlite, SqlitePool};
 use sqlx::{Database, Encode, Type};
 
+use super::logs::{write_on_postgres, write_on_sqlite};
 use super::native::NativePool;
 use super::{NewRun, Run, RunFinish, Store, StoreError, new_id, now_ms, push_rows};
-use crate::runtime::EmittedRecord;
+use crate::runtime::{EmittedRecord, LogLine};
 
 /// Records per multi-row INSERT on SQLite: 3 values each, far below its 32,766 parameters.
 const SQLITE_RECORDS_PER_INSERT: usize = 1_000;
@@ -52,29 +57,66 @@ const POSTGRES_UPSERT_RECORDS: &str = "INSERT INTO records \
 
 impl Store {
     /// Commits how a run ended, in one transaction with the records it wrote, the state
-    /// it leaves (both only when given) and the retry it asks for. Nothing is written
-    /// when this attempt no longer holds the run — cancelled, or its lease expired and
-    /// another host took it — or its install is gone; returns whether it held it.
-    pub async fn finish_run(
-        &self,
-        run: &Run,
-        finish: &RunFinish,
-        records: &[EmittedRecord],
-        state: Option<&BTreeMap<String, String>>,
-        retry: Option<&NewRun>,
-    ) -> Result<bool, StoreError> {
+    /// it leaves (both only when given), the retry it asks for and its last log lines.
+    /// Nothing but the log lines is written when this attempt no longer holds the run —
+    /// cancelled, or its lease expired and another host took it — or its install is
+    /// gone; returns whether it held it.
+    pub async fn finish_run(&self, run: &Run, end: RunEnd<'_>) -> Result<bool, StoreError> {
         let commit = Commit {
             run,
-            finish,
-            records: latest_per_key(records),
-            state: state.map(|state| serde_json::to_string(state).unwrap_or_else(|_| "{}".into())),
-            retry: retry.map(|retry| (retry, new_id("run"))),
+            finish: end.finish,
+            records: latest_per_key(end.records),
+            state: end
+                .state
+                .map(|state| serde_json::to_string(state).unwrap_or_else(|_| "{}".into())),
+            retry: end.retry.map(|retry| (retry, new_id("run"))),
+            log: end.log,
             now: now_ms(),
         };
-        let _writer = self.writer().await;
-        match &self.native {
-            NativePool::Sqlite(pool) => commit.on_sqlite(pool).await,
-            NativePool::Postgres(pool) => commit.on_postgres(pool).await,
+        let held = {
+            let _writer = self.writer().await;
+            match &self.native {
+                NativePool::Sqlite(pool) => commit.on_sqlite(pool).await?,
+                NativePool::Postgres(pool) => commit.on_postgres(pool).await?,
+            }
+        };
+        if end.log.is_empty() {
+            return Ok(held);
+        }
+        if held {
+            self.lines_kept(&run.company_id);
+        } else {
+            self.append_logs(&run.company_id, &run.install_id, &run.id, end.log)
+                .await?;
+        }
+        Ok(held)
+    }
+}
+
+/// What a run leaves behind for its commit.
+#[derive(Debug, Clone, Copy)]
+pub struct RunEnd<'a> {
+    /// How it ended.
+    pub finish: &'a RunFinish,
+    /// The records it wrote; kept only with the run.
+    pub records: &'a [EmittedRecord],
+    /// The state it leaves, when it keeps one.
+    pub state: Option<&'a BTreeMap<String, String>>,
+    /// The next attempt it asks for.
+    pub retry: Option<&'a NewRun>,
+    /// Its log lines not yet kept, in order; kept whatever the commit finds.
+    pub log: &'a [LogLine],
+}
+
+impl<'a> RunEnd<'a> {
+    /// A run that ends keeping nothing but its log lines.
+    pub fn keeping_nothing(finish: &'a RunFinish, log: &'a [LogLine]) -> Self {
+        Self {
+            finish,
+            records: &[],
+            state: None,
+            retry: None,
+            log,
         }
     }
 }
@@ -102,6 +144,8 @@ struct Commit<'a> {
     state: Option<String>,
     /// The retry the run asks for, with the id its row gets.
     retry: Option<(&'a NewRun, String)>,
+    /// The run's log lines not yet kept.
+    log: &'a [LogLine],
     now: i64,
 }
 
@@ -150,6 +194,9 @@ impl Commit<'_> {
         if let Some(retry) = self.queue_retry::<Sqlite>() {
             retry.execute(&mut *tx).await?;
         }
+        if !self.log.is_empty() {
+            write_on_sqlite(&mut tx, self.run_ids(), self.log).await?;
+        }
         tx.commit().await?;
         Ok(true)
     }
@@ -189,8 +236,20 @@ impl Commit<'_> {
         if let Some(retry) = self.queue_retry::<Postgres>() {
             retry.execute(&mut *tx).await?;
         }
+        if !self.log.is_empty() {
+            write_on_postgres(&mut tx, self.run_ids(), self.log).await?;
+        }
         tx.commit().await?;
         Ok(true)
+    }
+
+    /// The run's company, install and own id, as its log lines carry them.
+    fn run_ids(&self) -> [&str; 3] {
+        [
+            self.run.company_id.as_str(),
+            self.run.install_id.as_str(),
+            self.run.id.as_str(),
+        ]
     }
 
     /// Ends the run, if this attempt still holds it.

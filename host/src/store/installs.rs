@@ -141,6 +141,27 @@ impl Store {
         row.as_ref().map(install_of).transpose()
     }
 
+    /// An install with the state its last committed run left, in one read: what a run
+    /// of it starts from.
+    pub async fn install_with_state(
+        &self,
+        company: &str,
+        id: &str,
+    ) -> Result<Option<(Install, BTreeMap<String, String>)>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {INSTALL_COLUMNS}, state FROM installs WHERE company_id = $1 AND id = $2"
+        ))
+        .bind(company)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| {
+            let state = decode_json(&row.try_get::<String, _>("state")?, "state")?;
+            Ok((install_of(&row)?, state))
+        })
+        .transpose()
+    }
+
     /// A company's installs, after the install id `after`.
     pub async fn installs(
         &self,

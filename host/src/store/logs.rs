@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use serde::Serialize;
 use sqlx::Row as _;
-use sqlx::postgres::{PgPool, Postgres};
-use sqlx::sqlite::{Sqlite, SqlitePool};
+use sqlx::postgres::{PgConnection, Postgres};
+use sqlx::sqlite::{Sqlite, SqliteConnection};
 
 use super::native::NativePool;
 use super::{Arg, Conditions, Store, StoreError, contains_pattern, page_size, push_rows, rfc3339};
@@ -230,13 +230,14 @@ impl<'a> LineRow<'a> {
     }
 }
 
-/// Keeps `rows` of one run (`[company, install, run]`) in multi-row INSERTs, one commit.
-async fn append_on_sqlite(
-    pool: &SqlitePool,
+/// Writes `lines` of one run (`[company, install, run]`) in multi-row INSERTs, inside the
+/// caller's transaction on `conn`.
+pub(super) async fn write_on_sqlite(
+    conn: &mut SqliteConnection,
     [company, install, run]: [&str; 3],
-    rows: &[LineRow<'_>],
+    lines: &[LogLine],
 ) -> Result<(), StoreError> {
-    let mut tx = pool.begin().await?;
+    let rows: Vec<LineRow<'_>> = lines.iter().map(LineRow::of).collect();
     let mut sql = String::new();
     for chunk in rows.chunks(SQLITE_LINES_PER_INSERT) {
         sql.clear();
@@ -257,26 +258,20 @@ async fn append_on_sqlite(
                 .bind(row.message)
                 .bind(row.fields.as_str());
         }
-        query.execute(&mut *tx).await?;
+        query.execute(&mut *conn).await?;
     }
-    tx.commit().await?;
     Ok(())
 }
 
-/// Keeps `rows` of one run (`[company, install, run]`) as arrays unnested in their order,
-/// and tells every host the company has new lines.
-async fn append_on_postgres(
-    pool: &PgPool,
+/// Writes `lines` of one run (`[company, install, run]`) as arrays unnested in their
+/// order, inside the caller's transaction on `conn`, and tells every host at its commit
+/// that the company has new lines.
+pub(super) async fn write_on_postgres(
+    conn: &mut PgConnection,
     [company, install, run]: [&str; 3],
-    rows: &[LineRow<'_>],
+    lines: &[LogLine],
 ) -> Result<(), StoreError> {
-    let mut tx = pool.begin().await?;
-    // A log batch does not wait for its commit to reach the disk: a crash of PostgreSQL
-    // may lose the last moments of lines, never a run's records, and the batch is not
-    // held up by a flush per batch.
-    sqlx::query("SET LOCAL synchronous_commit TO OFF")
-        .execute(&mut *tx)
-        .await?;
+    let rows: Vec<LineRow<'_>> = lines.iter().map(LineRow::of).collect();
     for chunk in rows.chunks(POSTGRES_LINES_PER_INSERT) {
         let texts = |field: for<'r> fn(&'r LineRow<'r>) -> &'r str| -> Vec<&str> {
             chunk.iter().map(|row| field(row)).collect()
@@ -298,16 +293,15 @@ async fn append_on_postgres(
         .bind(texts(|row| row.source))
         .bind(texts(|row| row.message))
         .bind(texts(|row| row.fields.as_str()))
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await?;
     }
     // Sent at the commit, so every host hears of the lines once they can be read.
     sqlx::query("SELECT pg_notify($1, $2)")
         .bind(LOG_CHANNEL)
         .bind(company)
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await?;
-    tx.commit().await?;
     Ok(())
 }
 
@@ -320,21 +314,36 @@ impl Store {
         run: &str,
         lines: &[LogLine],
     ) -> Result<(), StoreError> {
-        let rows: Vec<LineRow<'_>> = lines.iter().map(LineRow::of).collect();
+        let ids = [company, install, run];
         {
             let _writer = self.writer().await;
             match &self.native {
                 NativePool::Sqlite(pool) => {
-                    append_on_sqlite(pool, [company, install, run], &rows).await?;
+                    let mut tx = pool.begin().await?;
+                    write_on_sqlite(&mut tx, ids, lines).await?;
+                    tx.commit().await?;
                 }
                 NativePool::Postgres(pool) => {
-                    append_on_postgres(pool, [company, install, run], &rows).await?;
+                    let mut tx = pool.begin().await?;
+                    // A log batch does not wait for its commit to reach the disk: a crash
+                    // of PostgreSQL may lose the last moments of lines, never a run's
+                    // records, and the batch is not held up by a flush per batch.
+                    sqlx::query("SET LOCAL synchronous_commit TO OFF")
+                        .execute(&mut *tx)
+                        .await?;
+                    write_on_postgres(&mut tx, ids, lines).await?;
+                    tx.commit().await?;
                 }
             }
         }
-        // No receiver means no one follows the live log in this process.
-        let _ = self.log_appends.send(Arc::from(company));
+        self.lines_kept(company);
         Ok(())
+    }
+
+    /// Tells this process's live log feed that `company` has new lines. No receiver
+    /// means no one follows the live log in this process.
+    pub(super) fn lines_kept(&self, company: &str) {
+        let _ = self.log_appends.send(Arc::from(company));
     }
 
     /// Follows which companies have lines kept by this process.

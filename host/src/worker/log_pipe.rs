@@ -3,7 +3,9 @@
 //! line, whichever comes first — so a connector never waits on the database to log. When
 //! the store falls behind a connector that logs faster, the buffer's lines are dropped
 //! and counted in the run rather than stalling the connector or growing without bound;
-//! the host's own lines about the run are never dropped. A check's log is kept in memory.
+//! the host's own lines about the run are never dropped. The lines still waiting when the
+//! log ends are handed back, for the run's commit to keep in its own transaction. A
+//! check's log is kept in memory.
 
 use std::sync::{Arc, Mutex};
 
@@ -81,13 +83,14 @@ pub(super) struct StoreLog {
 }
 
 impl StoreLog {
-    /// A pipe into the log of `run`, and the writer task to await once it is ended.
+    /// A pipe into the log of `run`, and the writer task to await once it is ended: it
+    /// gives back the lines it did not write, in order.
     pub(super) fn start(
         store: Store,
         company: &str,
         install: &str,
         run: &str,
-    ) -> (Arc<Self>, tokio::task::JoinHandle<()>) {
+    ) -> (Arc<Self>, tokio::task::JoinHandle<Vec<LogLine>>) {
         let pipe = Arc::new(Self {
             waiting: Mutex::default(),
             wake: Notify::new(),
@@ -97,13 +100,13 @@ impl StoreLog {
         let task = tokio::spawn(async move {
             loop {
                 let (lines, ended) = writer.next_batch().await;
+                if ended {
+                    return lines;
+                }
                 for batch in lines.chunks(LOG_BATCH) {
                     if let Err(error) = store.append_logs(&company, &install, &run, batch).await {
                         tracing::error!(%run, %error, "cannot keep a run's log lines");
                     }
-                }
-                if ended {
-                    return;
                 }
             }
         });
@@ -133,7 +136,8 @@ impl StoreLog {
         lock(&self.waiting).take()
     }
 
-    /// Ends the log: the writer task finishes once what was written is kept.
+    /// Ends the log: the writer task finishes once the batch it is writing is kept, and
+    /// gives back the rest.
     pub(super) fn end(&self) {
         lock(&self.waiting).ended = true;
         self.wake.notify_one();

@@ -21,11 +21,13 @@ pub(super) struct Prepared {
 }
 
 impl Worker {
-    /// Gathers what a run of `install` is given; the admin's words for what is wrong.
+    /// Gathers what a run of `install` from `state` is given; the admin's words for what
+    /// is wrong.
     pub(super) async fn prepare(
         &self,
         company: &str,
         install: &Install,
+        state: BTreeMap<String, String>,
     ) -> Result<Prepared, String> {
         let plugin = self
             .compiled
@@ -48,11 +50,6 @@ impl Worker {
                 .map(|(name, hosts)| Ok((name.clone(), parse(hosts)?)))
                 .collect::<Result<_, String>>()?,
         };
-        let state = self
-            .store
-            .install_state(company, &install.id)
-            .await
-            .map_err(|e| internal(&e))?;
         let people: Arc<dyn Directory> = if plugin.looks_up_people() {
             Arc::new(
                 self.store
