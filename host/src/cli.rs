@@ -3,6 +3,7 @@
 
 mod admin;
 mod artifact;
+mod bundled;
 mod marketplace;
 mod plugin_build;
 mod plugin_new;
@@ -76,7 +77,8 @@ pub fn main() -> ExitCode {
             tracing_subscriber::EnvFilter::try_from_env("SLUICE_LOG")
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .with_ansi(colour_on_stderr());
     // One JSON object per line for log collectors; readable text otherwise.
     if std::env::var("SLUICE_LOG_FORMAT").is_ok_and(|f| f == "json") {
         logs.json().init();
@@ -129,6 +131,13 @@ pub fn main() -> ExitCode {
 /// Where compiled components are cached: the flag, else `SLUICE_CACHE_DIR`, else the
 /// user's cache directory. `plugin build` and `plugin run` share it, so a run right after a
 /// build does not compile the component again.
+/// Whether log output may be coloured: only on a terminal, and never when `NO_COLOR` is
+/// set to anything but the empty string (<https://no-color.org>).
+fn colour_on_stderr() -> bool {
+    use std::io::IsTerminal as _;
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
 fn compiled_cache_dir(flag: Option<&Path>) -> PathBuf {
     if let Some(dir) = flag {
         return dir.to_owned();

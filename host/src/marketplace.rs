@@ -111,6 +111,8 @@ pub struct Offer {
     pub sha256: String,
     /// Where the artifact is.
     pub artifact: PathBuf,
+    /// Why the host could not build it, when it ships with Sluice and its build failed.
+    pub build_error: Option<String>,
 }
 
 /// A connector as the marketplace API lists it.
@@ -141,6 +143,8 @@ pub struct Listing {
     pub sha256: String,
     /// Whether the artifact is built and can be installed.
     pub available: bool,
+    /// Why it cannot be installed, when it is not available.
+    pub unavailable_because: Option<String>,
 }
 
 impl Offer {
@@ -168,6 +172,14 @@ impl Offer {
             config_schema: m.config_schema.clone(),
             sha256: self.sha256.clone(),
             available: self.artifact.is_file(),
+            unavailable_because: match (&self.build_error, self.artifact.is_file()) {
+                (_, true) => None,
+                (Some(error), false) => Some(format!("its build failed: {error}")),
+                (None, false) => Some(format!(
+                    "it is not built: run `sluice marketplace publish` for it ({} is missing)",
+                    self.artifact.display()
+                )),
+            },
         }
     }
 
@@ -229,12 +241,24 @@ impl Catalogue {
                 manifest,
                 sha256: entry.sha256,
                 artifact: dir.join(entry.artifact),
+                build_error: None,
             });
         }
         offers.sort_by(|a, b| {
             (&a.manifest.name, &a.manifest.version).cmp(&(&b.manifest.name, &b.manifest.version))
         });
         Ok(Self { offers })
+    }
+
+    /// Notes why `name` `version` could not be built; its listing says so.
+    pub fn note_build_error(&mut self, name: &str, version: &str, error: String) {
+        if let Some(offer) = self
+            .offers
+            .iter_mut()
+            .find(|o| o.manifest.name == name && o.manifest.version == version)
+        {
+            offer.build_error = Some(error);
+        }
     }
 
     /// Every offer, by name then version.

@@ -11,6 +11,7 @@ mod grafana;
 mod harness;
 mod jira;
 mod live_log;
+mod newcomer;
 mod operator;
 mod people;
 mod process;

@@ -84,11 +84,18 @@ pub fn serve_command(args: &[String], log: &Path) -> (Command, String) {
 
 /// Starts `sluice serve` and waits until it answers `/healthz`.
 pub async fn serve(args: &[String], log: &Path) -> Server {
-    let (mut command, base) = serve_command(args, log);
+    let (command, base) = serve_command(args, log);
+    start(command, base, Duration::from_secs(15)).await
+}
+
+/// Starts the prepared `sluice serve` and waits until it answers `/healthz` at `base`,
+/// for at most `within`.
+pub async fn start(mut command: Command, base: String, within: Duration) -> Server {
     let child = command.spawn().expect("start sluice serve");
     let server = Server { child, base };
     let client = reqwest::Client::new();
-    for _ in 0..300 {
+    let deadline = std::time::Instant::now() + within;
+    while std::time::Instant::now() < deadline {
         if let Ok(answer) = client.get(format!("{}/healthz", server.base)).send().await
             && answer.status().is_success()
         {
@@ -96,7 +103,7 @@ pub async fn serve(args: &[String], log: &Path) -> Server {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    panic!("sluice serve did not answer /healthz within 15 s");
+    panic!("sluice serve did not answer /healthz within {within:?}");
 }
 
 /// The `--data-dir` (and, for PostgreSQL, `--database-url`) arguments for `database`.

@@ -39,9 +39,15 @@ pub async fn bootstrap(args: BootstrapArgs) -> anyhow::Result<()> {
     println!("owner:             {}", args.email.trim().to_lowercase());
     println!("api token:         {}", onboarded.token);
     println!("one-time password: {}", onboarded.one_time_password);
+    let company = &onboarded.company.id;
     eprintln!(
         "\nBoth are shown only now. Use the token as `Authorization: Bearer …`; sign in once with \
-         the password (POST /api/login), then set your own (PUT /api/me/password)."
+         the password (POST /api/login), then set your own (PUT /api/me/password).\n\
+         \nNext steps, with `sluice serve` running (README, \"Quick start\"):\n\
+         1. set a secret:   PUT  /api/companies/{company}/secrets/github-token   {{\"value\": \"ghp_…\"}}\n\
+         2. install GitHub: POST /api/companies/{company}/installs   {{\"plugin\": \"github\", \"config\": {{\"org\": \"your-org\"}}, \
+         \"grants\": {{\"hosts\": [\"api.github.com\"], \"secrets\": {{\"github_token\": \"github-token\"}}}}}}\n\
+         3. run it now:     POST /api/companies/{company}/installs/INSTALL/runs, then read GET /api/companies/{company}/records"
     );
     Ok(())
 }

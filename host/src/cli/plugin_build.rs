@@ -1,5 +1,6 @@
 //! `sluice plugin build`: builds a connector and packages it with its manifest.
 
+use std::collections::BTreeMap;
 use std::io::BufRead as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -66,27 +67,70 @@ pub async fn build(args: &BuildArgs) -> anyhow::Result<Built> {
     Ok(Built { path, manifest })
 }
 
-/// Runs cargo and returns the component it produced. Cargo's own progress goes to stderr.
+/// Runs cargo in `dir` and returns the component it produced. Cargo's own progress goes
+/// to stderr.
 fn cargo_build(dir: &Path) -> anyhow::Result<PathBuf> {
+    let built = cargo_build_components(dir, false)?;
+    if !built.succeeded {
+        bail!(
+            "cargo build failed; see its messages above. Is the target installed? `rustup target add wasm32-wasip2`"
+        );
+    }
+    let here = dir.canonicalize().unwrap_or_else(|_| dir.to_owned());
+    let mut components = built.components;
+    components
+        .remove(&here)
+        .or_else(|| components.into_values().next())
+        .context("cargo built no component: the crate needs `crate-type = [\"cdylib\"]`")
+}
+
+/// What one `cargo build` for wasm32-wasip2 made: each crate's component, and the first
+/// error of each crate that failed, both by the crate's folder.
+#[derive(Debug, Default)]
+pub(super) struct CargoBuilt {
+    /// Components built, by crate folder.
+    pub(super) components: BTreeMap<PathBuf, PathBuf>,
+    /// The first error cargo reported for a crate, by crate folder.
+    pub(super) errors: BTreeMap<PathBuf, String>,
+    /// Whether cargo succeeded.
+    pub(super) succeeded: bool,
+}
+
+/// Runs `cargo build --release --target wasm32-wasip2` in `dir` (with `--keep-going`
+/// when asked, so one broken crate of a workspace does not stop the others) and reads
+/// what it made from its JSON messages. Cargo's own progress and rustc's messages go to
+/// stderr.
+pub(super) fn cargo_build_components(dir: &Path, keep_going: bool) -> anyhow::Result<CargoBuilt> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut child = Command::new(cargo)
-        .args([
-            "build",
-            "--release",
-            "--target",
-            "wasm32-wasip2",
-            "--message-format=json-render-diagnostics",
-        ])
+    let mut command = Command::new(cargo);
+    command.args([
+        "build",
+        "--release",
+        "--target",
+        "wasm32-wasip2",
+        "--message-format=json",
+    ]);
+    if keep_going {
+        command.arg("--keep-going");
+    }
+    let mut child = command
         .current_dir(dir)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
         .context("cannot run cargo; is the Rust toolchain installed?")?;
     let stdout = child.stdout.take().context("cargo's output is missing")?;
-    let mut component = None;
+    let mut built = CargoBuilt::default();
     for line in std::io::BufReader::new(stdout).lines() {
         let line = line.context("reading cargo's output")?;
         let Ok(message) = serde_json::from_str::<serde_json::Value>(&line) else {
+            continue;
+        };
+        let Some(crate_dir) = message["manifest_path"]
+            .as_str()
+            .and_then(|path| Path::new(path).parent())
+            .map(|dir| dir.canonicalize().unwrap_or_else(|_| dir.to_owned()))
+        else {
             continue;
         };
         if message["reason"] == "compiler-artifact"
@@ -94,20 +138,27 @@ fn cargo_build(dir: &Path) -> anyhow::Result<PathBuf> {
                 .as_array()
                 .is_some_and(|t| t.iter().any(|c| c == "cdylib"))
             && let Some(files) = message["filenames"].as_array()
-        {
-            component = files
+            && let Some(wasm) = files
                 .iter()
                 .filter_map(|f| f.as_str())
                 .find(|f| f.ends_with(".wasm"))
-                .map(PathBuf::from)
-                .or(component);
+        {
+            built.components.insert(crate_dir, PathBuf::from(wasm));
+        } else if message["reason"] == "compiler-message" {
+            // Cargo leaves rustc's messages to its reader: shown as rustc wrote them.
+            if let Some(rendered) = message["message"]["rendered"].as_str() {
+                eprint!("{rendered}");
+            }
+            if message["message"]["level"] == "error"
+                && let Some(text) = message["message"]["message"].as_str()
+            {
+                built
+                    .errors
+                    .entry(crate_dir)
+                    .or_insert_with(|| text.to_owned());
+            }
         }
     }
-    let status = child.wait().context("waiting for cargo")?;
-    if !status.success() {
-        bail!(
-            "cargo build failed ({status}); see its messages above. Is the target installed? `rustup target add wasm32-wasip2`"
-        );
-    }
-    component.context("cargo built no component: the crate needs `crate-type = [\"cdylib\"]`")
+    built.succeeded = child.wait().context("waiting for cargo")?.success();
+    Ok(built)
 }

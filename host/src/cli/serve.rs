@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 
+use super::bundled;
 use super::setup::DataArgs;
 use crate::api::{AppState, app};
 use crate::egress::{PrivateEntry, PrivateReach};
@@ -25,6 +26,12 @@ pub struct ServeArgs {
     /// The marketplace folder: its `index.toml` lists what companies can install.
     #[arg(long, env = "SLUICE_MARKETPLACE", default_value = "marketplace")]
     marketplace: PathBuf,
+    /// The source folder of the connectors that ship with Sluice (a cargo workspace, one
+    /// crate per connector): on start, each one the marketplace lists but has not built is
+    /// built and published, once. Needs cargo and the wasm32-wasip2 target; nothing is
+    /// built when the folder does not exist.
+    #[arg(long, env = "SLUICE_BUNDLED_CONNECTORS", default_value = "plugins")]
+    bundled_connectors: PathBuf,
     /// Mark the session cookie `Secure`: set it when users reach the server over HTTPS.
     #[arg(long, env = "SLUICE_SECURE_COOKIES")]
     secure_cookies: bool,
@@ -74,8 +81,22 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let store = args.data.store().await?;
     tracing::info!(database = ?store.backend(), %host, "database ready");
     store.register_host(&host, &name).await?;
+    if !store.has_companies().await? {
+        tracing::warn!(
+            "no company exists yet: create the first one with `sluice admin bootstrap --email you@example.com --company \"Your company\"{}`; it prints an owner API token and a one-time password to sign in with",
+            args.data.same_place_flags()
+        );
+    }
     let vault = Arc::new(args.data.master_keys()?.vault());
-    let catalogue = Catalogue::load(&args.marketplace)?;
+    let build_errors = if args.bundled_connectors.is_dir() {
+        bundled::build_missing(&args.marketplace, &args.bundled_connectors)?
+    } else {
+        Default::default()
+    };
+    let mut catalogue = Catalogue::load(&args.marketplace)?;
+    for ((name, version), error) in build_errors {
+        catalogue.note_build_error(&name, &version, error);
+    }
     if catalogue.offers().is_empty() {
         tracing::warn!(
             marketplace = %args.marketplace.display(),

@@ -44,6 +44,23 @@ impl DataArgs {
         Ok(dir)
     }
 
+    /// The flags that point another `sluice` command at the same data as this one: what
+    /// a log line tells an operator to add to `sluice admin …`. A database URL is named,
+    /// never shown, as it may hold a password.
+    pub fn same_place_flags(&self) -> String {
+        let mut flags = String::new();
+        if let Some(dir) = &self.data_dir {
+            flags.push_str(&format!(" --data-dir {}", dir.display()));
+        }
+        if let Some(file) = &self.master_key_file {
+            flags.push_str(&format!(" --master-key-file {}", file.display()));
+        }
+        if self.database_url.is_some() {
+            flags.push_str(" --database-url <the same database URL>");
+        }
+        flags
+    }
+
     /// The database's URL: the one given, or the SQLite file in the data folder.
     pub fn database_url(&self) -> anyhow::Result<String> {
         Ok(match &self.database_url {

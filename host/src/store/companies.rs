@@ -164,6 +164,15 @@ impl Store {
         Ok(company)
     }
 
+    /// Whether any company exists: a server without one has no one who can sign in.
+    pub async fn has_companies(&self) -> Result<bool, StoreError> {
+        let (count,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM (SELECT 1 FROM companies LIMIT 1) AS one")
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(count > 0)
+    }
+
     /// The company with `id`.
     pub async fn company(&self, id: &str) -> Result<Option<Company>, StoreError> {
         let row = sqlx::query("SELECT id, name, created_at FROM companies WHERE id = $1")
