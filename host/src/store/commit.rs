@@ -17,7 +17,7 @@ use sqlx::postgres::{PgPool, Postgres};
 use sqlx::sqlite::{Sqlite, SqlitePool};
 use sqlx::{Database, Encode, Type};
 
-use super::logs::{write_on_postgres, write_on_sqlite};
+use super::logs::{notify_on_postgres, write_on_postgres, write_on_sqlite};
 use super::native::NativePool;
 use super::{NewRun, Run, RunFinish, Store, StoreError, new_id, now_ms, push_rows};
 use crate::runtime::{EmittedRecord, LogLine};
@@ -240,6 +240,13 @@ impl Commit<'_> {
             write_on_postgres(&mut tx, self.run_ids(), self.log).await?;
         }
         tx.commit().await?;
+        // The run is committed whatever the notice does: other hosts' viewers then see
+        // its last lines at their next look instead of at once.
+        if !self.log.is_empty()
+            && let Err(error) = notify_on_postgres(pool, &self.run.company_id).await
+        {
+            tracing::warn!(run = %self.run.id, %error, "cannot tell other hosts of a run's last log lines");
+        }
         Ok(true)
     }
 

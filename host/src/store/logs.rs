@@ -264,8 +264,8 @@ pub(super) async fn write_on_sqlite(
 }
 
 /// Writes `lines` of one run (`[company, install, run]`) as arrays unnested in their
-/// order, inside the caller's transaction on `conn`, and tells every host at its commit
-/// that the company has new lines.
+/// order, inside the caller's transaction on `conn`; [`notify_on_postgres`] tells the
+/// other hosts.
 pub(super) async fn write_on_postgres(
     conn: &mut PgConnection,
     [company, install, run]: [&str; 3],
@@ -296,11 +296,21 @@ pub(super) async fn write_on_postgres(
         .execute(&mut *conn)
         .await?;
     }
-    // Sent at the commit, so every host hears of the lines once they can be read.
+    Ok(())
+}
+
+/// Tells every host that `company` has new lines. Inside a transaction it is sent at the
+/// commit, so hosts hear of lines once they can be read — but PostgreSQL then holds one
+/// lock for every notifying transaction of the database until its commit is on disk, so
+/// a transaction that must reach the disk notifies after its commit instead.
+pub(super) async fn notify_on_postgres<'c>(
+    conn: impl sqlx::PgExecutor<'c>,
+    company: &str,
+) -> Result<(), StoreError> {
     sqlx::query("SELECT pg_notify($1, $2)")
         .bind(LOG_CHANNEL)
         .bind(company)
-        .execute(&mut *conn)
+        .execute(conn)
         .await?;
     Ok(())
 }
@@ -332,6 +342,7 @@ impl Store {
                         .execute(&mut *tx)
                         .await?;
                     write_on_postgres(&mut tx, ids, lines).await?;
+                    notify_on_postgres(&mut *tx, company).await?;
                     tx.commit().await?;
                 }
             }
