@@ -167,6 +167,12 @@ pub struct Runtime {
     _ticker: EpochTicker,
 }
 
+/// Linear memories one component may hold.
+const MEMORIES_PER_COMPONENT: u32 = 1;
+
+/// Core instances one component may create.
+const CORE_INSTANCES_PER_COMPONENT: u32 = 16;
+
 impl Runtime {
     /// A runtime whose compiled components are cached in `cache_dir` (none: no cache), and
     /// whose runs are held to `limits`.
@@ -183,6 +189,11 @@ impl Runtime {
             .total_memories(2_000)
             .total_tables(4_000)
             .total_stacks(1_000)
+            // One linear memory per component, so the memory cap is the component's and
+            // not the cap times however many memories a hostile component declares; and
+            // few core instances (a Rust connector has its module and a few shims).
+            .max_memories_per_component(MEMORIES_PER_COMPONENT)
+            .max_core_instances_per_component(CORE_INSTANCES_PER_COMPONENT)
             .max_memory_size(limits.memory_bytes)
             // Resetting the first pages of a reused slot with memset beats returning them to
             // the kernel and faulting them back in. 192 KiB covers the stack, data and first
@@ -256,6 +267,7 @@ impl Runtime {
             context.secrets.redactor(),
             self.limits.log_line_bytes,
             self.limits.log_lines,
+            self.limits.log_bytes,
         ));
         let setup = manifest
             .validate_config_with(&plugin.config_validator, &context.config)
@@ -291,7 +303,11 @@ impl Runtime {
                 })
                 .collect(),
         );
-        let deadline = started + self.limits.wall_time;
+        let wall_time = match call {
+            Call::Check => self.limits.wall_time.min(self.limits.check_wall_time),
+            Call::Sync | Call::Event { .. } => self.limits.wall_time,
+        };
+        let deadline = started + wall_time;
         let stdout = StdioCapture::new(writer.clone(), Level::Info);
         let stderr = StdioCapture::new(writer.clone(), Level::Warn);
         let wasi = WasiCtx::builder()
@@ -318,6 +334,7 @@ impl Runtime {
                 deadline,
             ),
             log: writer.clone(),
+            state_bytes: run_state::state_size(&context.state),
             state: context.state,
             records: Vec::new(),
             record_bytes: 0,
@@ -343,9 +360,7 @@ impl Runtime {
             Ok(UpdateDeadline::Yield(1))
         });
 
-        let result =
-            tokio::time::timeout(self.limits.wall_time, invoke(&plugin.pre, &mut store, call))
-                .await;
+        let result = tokio::time::timeout(wall_time, invoke(&plugin.pre, &mut store, call)).await;
         stdout.finish();
         stderr.finish();
         let state = store.data_mut();
@@ -353,7 +368,7 @@ impl Runtime {
         let (status, error, note) = match result {
             Err(_elapsed) => (
                 RunStatus::Failed,
-                Some(RunError::WallDeadline(self.limits.wall_time)),
+                Some(RunError::WallDeadline(wall_time)),
                 None,
             ),
             Ok(Err(trap)) => {
@@ -391,8 +406,8 @@ impl Runtime {
             writer.host(
                 Level::Warn,
                 &format!(
-                    "{dropped_log_lines} log lines were dropped over the run's cap of {}",
-                    self.limits.log_lines
+                    "{dropped_log_lines} log lines were dropped over the run's cap of {} lines or {} bytes",
+                    self.limits.log_lines, self.limits.log_bytes
                 ),
             );
         }
@@ -484,5 +499,57 @@ fn classify_trap(trap: &wasmtime::Error) -> RunError {
     match trap.downcast_ref::<wasmtime::Trap>() {
         Some(code) => RunError::Crashed(format!("{code} ({first_line})")),
         None => RunError::Crashed(first_line),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use wasm_encoder::{
+        Component as Encoded, InstanceSection, MemorySection, MemoryType, Module, ModuleSection,
+    };
+
+    use super::*;
+
+    /// A component of one core module with a memory, instantiated `times`.
+    fn component_with_memories(times: u32) -> Vec<u8> {
+        let mut memories = MemorySection::new();
+        memories.memory(MemoryType {
+            minimum: 1,
+            maximum: None,
+            memory64: false,
+            shared: false,
+            page_size_log2: None,
+        });
+        let mut module = Module::new();
+        module.section(&memories);
+        let mut instances = InstanceSection::new();
+        for _ in 0..times {
+            instances.instantiate(0, Vec::<(&str, wasm_encoder::ModuleArg)>::new());
+        }
+        let mut component = Encoded::new();
+        component.section(&ModuleSection(&module));
+        component.section(&instances);
+        component.finish()
+    }
+
+    async fn instantiate(runtime: &Runtime, wasm: &[u8]) -> wasmtime::Result<()> {
+        let component = Component::new(&runtime.engine, wasm)?;
+        let mut store = Store::new(&runtime.engine, ());
+        Linker::<()>::new(&runtime.engine)
+            .instantiate_async(&mut store, &component)
+            .await
+            .map(|_| ())
+    }
+
+    #[tokio::test]
+    async fn a_component_gets_one_linear_memory_so_the_memory_cap_is_its_own() {
+        let runtime = Runtime::new(None, Limits::default()).expect("a runtime");
+        instantiate(&runtime, &component_with_memories(1))
+            .await
+            .expect("one memory is allowed");
+        let refused = instantiate(&runtime, &component_with_memories(2))
+            .await
+            .expect_err("a second memory is refused");
+        assert!(format!("{refused:#}").contains("memories"), "{refused:#}");
     }
 }

@@ -39,7 +39,7 @@ pub use installs::{Install, InstallGrants, NewInstall};
 pub use logs::{Heard, HourCount, LogAppendsElsewhere, LogFilter, LogSummary, StoredLogLine};
 pub use people::PeopleFilter;
 pub use queue::{Claim, Reclaimed};
-pub use records::{RecordFilter, StoredRecord};
+pub use records::{PAGE_BYTES, RecordFilter, RecordPage, StoredRecord};
 pub use runs::{NewRun, Run, RunCall, RunFilter, RunFinish, RunTrigger};
 pub use schedules::StoredSchedule;
 pub use secrets::SecretInfo;

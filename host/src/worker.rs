@@ -8,6 +8,7 @@
 //! transaction, and all but the log lines only if this host still holds the run (not
 //! cancelled, lease not taken over).
 
+mod check_slots;
 mod commit;
 mod compiled;
 mod log_pipe;
@@ -22,6 +23,8 @@ use crate::runtime::{Call, Level, RunStatus, Runtime};
 use crate::scheduler::RetryPolicy;
 use crate::store::{Run, RunEnd, Store, StoreError, now_ms};
 use crate::vault::Vault;
+use check_slots::CheckSlots;
+pub use check_slots::{CHECKS_PER_COMPANY, ChecksBusy};
 use commit::{failed, finish_of};
 use compiled::Compiled;
 use log_pipe::{CollectedLog, StoreLog};
@@ -58,6 +61,7 @@ pub struct Worker {
     catalogue: Arc<Catalogue>,
     runtime: Runtime,
     compiled: Compiled,
+    checks: CheckSlots,
 }
 
 impl Worker {
@@ -74,11 +78,22 @@ impl Worker {
             catalogue,
             runtime,
             compiled: Compiled::default(),
+            checks: CheckSlots::default(),
         }
     }
 
-    /// Runs an install's connection check and reports, keeping nothing.
-    pub async fn check(&self, company: &str, install: &crate::store::Install) -> CheckResult {
+    /// Runs an install's connection check and reports, keeping nothing; refused while
+    /// the company has [`CHECKS_PER_COMPANY`] checks going.
+    pub async fn check(
+        &self,
+        company: &str,
+        install: &crate::store::Install,
+    ) -> Result<CheckResult, ChecksBusy> {
+        let _slot = self.checks.take(company)?;
+        Ok(self.check_now(company, install).await)
+    }
+
+    async fn check_now(&self, company: &str, install: &crate::store::Install) -> CheckResult {
         let state = match self.store.install_state(company, &install.id).await {
             Ok(state) => state,
             Err(error) => {

@@ -1325,3 +1325,59 @@ async fn a_connection_is_checked_before_the_install_is_saved_and_nothing_is_kept
     }
     on_every_database!(test);
 }
+
+#[tokio::test]
+async fn a_company_has_at_most_two_connection_checks_going_and_others_are_not_held_up() {
+    async fn test(h: &Harness) {
+        let check = |company: String, token: String, pause_ms: u64| async move {
+            h.call(
+                Method::POST,
+                &format!("/api/companies/{company}/installs/check"),
+                Some(&token),
+                Some(json!({ "plugin": "trivial", "config": { "pause_ms": pause_ms } })),
+            )
+            .await
+        };
+        let acme = || (h.acme.company.clone(), h.acme.token.clone());
+        let (company, token) = acme();
+        let slow = |n: u64| check(company.clone(), token.clone(), 1_500 + n);
+        let late = async {
+            // Starts once both slow checks hold their slots.
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            tokio::join!(
+                check(company.clone(), token.clone(), 0),
+                check(h.globex.company.clone(), h.globex.token.clone(), 0)
+            )
+        };
+        let (first, second, (third, globex)) = tokio::join!(slow(0), slow(1), late);
+        for answer in [&first, &second, &globex] {
+            assert_eq!(
+                answer.status,
+                StatusCode::OK,
+                "{}: {}",
+                h.label,
+                answer.text()
+            );
+            assert_eq!(answer.json()["ok"], true, "{}", answer.text());
+        }
+        assert_eq!(
+            third.status,
+            StatusCode::TOO_MANY_REQUESTS,
+            "{}",
+            third.text()
+        );
+        assert_eq!(
+            third.json()["message"],
+            "the company already has 2 connection checks going; try again when one has ended"
+        );
+        let (company, token) = acme();
+        let again = check(company, token, 0).await;
+        assert_eq!(
+            again.status,
+            StatusCode::OK,
+            "a slot comes back: {}",
+            again.text()
+        );
+    }
+    on_every_database!(test);
+}

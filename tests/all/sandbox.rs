@@ -3,10 +3,10 @@
 
 use serde_json::json;
 use sluice::egress::Grants;
-use sluice::runtime::{RunError, RunStatus, Runtime, Source};
+use sluice::runtime::{Call, RunError, RunStatus, Runtime, Source};
 use sluice_tests::guests;
 
-use crate::support::{hosts, load, sync, tight_runtime};
+use crate::support::{hosts, load, run_call, sync, tight_runtime};
 
 /// Proves the runtime still answers: a trivial connector runs to success.
 async fn assert_still_serving(runtime: &Runtime) {
@@ -76,7 +76,9 @@ async fn a_log_flood_is_cut_at_the_run_budget() {
     assert_eq!(outcome.stats.log_lines, 1_000);
     assert_eq!(outcome.stats.dropped_log_lines, 199_000);
     assert!(
-        log.contains("199000 log lines were dropped over the run's cap of 1000"),
+        log.contains(
+            "199000 log lines were dropped over the run's cap of 1000 lines or 67108864 bytes"
+        ),
         "{}",
         &log[log.len() - 300..]
     );
@@ -97,6 +99,53 @@ async fn a_record_flood_is_stopped_at_the_run_cap() {
         "a failed run keeps none of its records"
     );
     assert_still_serving(&runtime).await;
+}
+
+#[tokio::test]
+async fn a_state_flood_stops_at_the_runs_state_bytes_cap() {
+    let runtime = tight_runtime();
+    let (outcome, _) = hostile(&runtime, "state-flood").await;
+    assert_eq!(outcome.status, RunStatus::Failed);
+    // Three entries of 1 MiB and their keys fit in 4 MiB; the fourth would not.
+    assert_eq!(
+        outcome.error.as_ref().map(ToString::to_string).as_deref(),
+        Some(
+            "stopped: state value `page-3` would take the run's state to 4194328 bytes, over the cap of 4194304 bytes"
+        )
+    );
+    assert!(
+        !outcome.keeps_output(),
+        "a failed run keeps none of its state"
+    );
+    assert_still_serving(&runtime).await;
+}
+
+#[tokio::test]
+async fn a_connection_check_has_a_shorter_deadline_than_a_run() {
+    let runtime = tight_runtime();
+    let plugin = load(&runtime, guests::TRIVIAL_WASM, guests::TRIVIAL_MANIFEST);
+    let paused = json!({ "pause_ms": 1_500 });
+    let (check, _) = run_call(
+        &runtime,
+        &plugin,
+        Call::Check,
+        paused.clone(),
+        Grants::default(),
+        &[],
+    )
+    .await;
+    assert_eq!(check.status, RunStatus::Failed);
+    assert_eq!(
+        check.error.as_ref().map(ToString::to_string).as_deref(),
+        Some("stopped: the run passed its 1s deadline")
+    );
+    let (run, _) = sync(&runtime, &plugin, paused, Grants::default(), &[]).await;
+    assert_eq!(
+        run.status,
+        RunStatus::Succeeded,
+        "a run of the same pause is within its own deadline: {:?}",
+        run.error
+    );
 }
 
 #[tokio::test]
@@ -196,7 +245,11 @@ async fn compiled_components_are_cached_on_disk_across_restarts() {
             if path.is_dir() {
                 found.extend(files(&path));
             } else if let Some(name) = path.file_name().and_then(|n| n.to_str())
-                && (name.ends_with(".stats") || name.starts_with(".cleanup"))
+                // The cache keeps usage statistics beside each artifact, written from its
+                // own thread through a `.wip-atomic-write-stats` file.
+                && (name.ends_with(".stats")
+                    || name.ends_with("-stats")
+                    || name.starts_with(".cleanup"))
             {
                 continue;
             } else if let Ok(modified) = entry.metadata().and_then(|m| m.modified()) {

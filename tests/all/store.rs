@@ -5,7 +5,7 @@
 use std::time::{Duration, SystemTime};
 
 use sluice::runtime::{EmittedRecord, Level, LogLine, Source};
-use sluice::store::{LogFilter, RecordFilter, RunEnd, RunFinish, Store};
+use sluice::store::{LogFilter, PAGE_BYTES, RecordFilter, RunEnd, RunFinish, Store};
 use sluice_tests::queued::{claimed_run, company_with_install};
 
 use crate::harness::{TestDatabase, databases};
@@ -154,7 +154,11 @@ async fn a_runs_records_commit_as_the_connector_wrote_them_and_only_while_it_hol
                 limit: Some(500),
                 ..RecordFilter::default()
             };
-            let page = store.records(&company, &filter).await.expect("records");
+            let page = store
+                .records(&company, &filter)
+                .await
+                .expect("records")
+                .records;
             let Some(last) = page.last() else { break };
             after = Some(last.seq);
             all.extend(page);
@@ -215,6 +219,7 @@ async fn a_runs_records_commit_as_the_connector_wrote_them_and_only_while_it_hol
                 .records(&company, &filter)
                 .await
                 .expect("records")
+                .records
                 .is_empty(),
             "{label}"
         );
@@ -346,6 +351,61 @@ async fn log_lines_keep_their_order_text_and_fields() {
             15,
             "{label}"
         );
+        store.close().await;
+        database.drop_schema().await;
+    }
+}
+
+#[tokio::test]
+async fn a_page_of_large_records_stops_at_its_byte_budget_and_says_more_follow() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for database in databases(dir.path()).await {
+        let label = database.label;
+        let (store, company, install) = acme_with_an_install(&database).await;
+        let blob = "b".repeat(3 << 20);
+        let large: Vec<EmittedRecord> = (0..4)
+            .map(|n| EmittedRecord {
+                stream: "blobs".into(),
+                key: format!("blob-{n}"),
+                json: format!("{{\"n\": {n}, \"blob\": \"{blob}\"}}"),
+            })
+            .collect();
+        let run = claimed_run(&store, &company, &install)
+            .await
+            .expect("claim");
+        assert!(
+            store
+                .finish_run(
+                    &run,
+                    RunEnd {
+                        finish: &succeeded(),
+                        records: &large,
+                        state: None,
+                        retry: None,
+                        log: &[],
+                    },
+                )
+                .await
+                .expect("commit")
+        );
+        let filter = RecordFilter {
+            install: Some(install.clone()),
+            limit: Some(500),
+            ..RecordFilter::default()
+        };
+        let first = store.records(&company, &filter).await.expect("records");
+        let held: usize = first.records.iter().map(|r| r.data.to_string().len()).sum();
+        assert_eq!(first.records.len(), 3, "{label}: 3 × 3 MiB reach 8 MiB");
+        assert!(first.cut_at_bytes, "{label}");
+        assert!(held < PAGE_BYTES + (3 << 20) + 64, "{label}: {held}");
+        let rest = RecordFilter {
+            after: first.records.last().map(|r| r.seq),
+            ..filter
+        };
+        let second = store.records(&company, &rest).await.expect("records");
+        assert_eq!(second.records.len(), 1, "{label}");
+        assert_eq!(second.records[0].data["n"], 3, "{label}");
+        assert!(!second.cut_at_bytes, "{label}");
         store.close().await;
         database.drop_schema().await;
     }

@@ -157,6 +157,8 @@ pub fn tight_runtime_allowing(private: PrivateReach) -> Runtime {
         wall_time: std::time::Duration::from_secs(3),
         log_lines: 1_000,
         run_record_bytes: 8 << 20,
+        state_bytes: 4 << 20,
+        check_wall_time: std::time::Duration::from_secs(1),
         ..Limits::default()
     };
     Runtime::new(None, limits)
@@ -186,11 +188,23 @@ pub async fn sync(
     grants: Grants,
     secrets: &[(&str, &str)],
 ) -> (RunOutcome, Arc<Collect>) {
+    run_call(runtime, plugin, Call::Sync, config, grants, secrets).await
+}
+
+/// Runs one call of a connector and returns its outcome and log.
+pub async fn run_call(
+    runtime: &Runtime,
+    plugin: &sluice::runtime::Plugin,
+    call: Call,
+    config: serde_json::Value,
+    grants: Grants,
+    secrets: &[(&str, &str)],
+) -> (RunOutcome, Arc<Collect>) {
     let log = Arc::new(Collect::default());
     let outcome = runtime
         .run(
             plugin,
-            Call::Sync,
+            call,
             RunContext {
                 config,
                 secrets: SecretSet::new(

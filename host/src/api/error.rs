@@ -32,6 +32,9 @@ pub enum ApiError {
     /// schema refuses, a grant that does not fit the request).
     #[error("{0}")]
     Unprocessable(String),
+    /// Too much at once: the caller should try again later.
+    #[error("{0}")]
+    TooManyRequests(String),
     /// A failure of the host; logged, never shown.
     #[error("internal error")]
     Internal(String),
@@ -41,7 +44,7 @@ pub enum ApiError {
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     /// A stable code: `bad_request`, `unauthenticated`, `forbidden`, `not_found`,
-    /// `method_not_allowed`, `conflict`, `unprocessable` or `internal`.
+    /// `method_not_allowed`, `conflict`, `unprocessable`, `too_many_requests` or `internal`.
     pub code: &'static str,
     /// What is wrong, for a person.
     pub message: String,
@@ -58,6 +61,7 @@ impl ApiError {
             Self::NotFound => (StatusCode::NOT_FOUND, "not_found"),
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             Self::Unprocessable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "unprocessable"),
+            Self::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -118,3 +122,9 @@ pub struct ApiQuery<T>(pub T);
 #[derive(Debug, axum::extract::FromRequestParts)]
 #[from_request(via(axum::extract::Path), rejection(ApiError))]
 pub struct ApiPath<T>(pub T);
+
+impl From<crate::worker::ChecksBusy> for ApiError {
+    fn from(busy: crate::worker::ChecksBusy) -> Self {
+        Self::TooManyRequests(busy.to_string())
+    }
+}

@@ -417,7 +417,8 @@ pub async fn remove(
            ("install" = String, Path, description = "The install's id")),
     responses((status = 200, description = "The check's result", body = CheckResult),
               (status = 403, description = "Not an admin", body = super::ErrorBody),
-              (status = 404, description = "No such install", body = super::ErrorBody)))]
+              (status = 404, description = "No such install", body = super::ErrorBody),
+              (status = 429, description = "The company has as many checks going as it may", body = super::ErrorBody)))]
 pub async fn check(
     State(state): State<AppState>,
     caller: Caller,
@@ -425,7 +426,7 @@ pub async fn check(
 ) -> Result<axum::Json<CheckResult>, ApiError> {
     caller.role_in(&state, &company, Role::Admin).await?;
     let install = find(&state, &company, &id).await?;
-    Ok(axum::Json(state.worker.check(&company, &install).await))
+    Ok(axum::Json(state.worker.check(&company, &install).await?))
 }
 
 /// Runs a connector's connection check with a configuration and grants before they are
@@ -436,7 +437,8 @@ pub async fn check(
     request_body = InstallRequest,
     responses((status = 200, description = "What the check found", body = CheckResult),
               (status = 403, description = "Not an admin", body = super::ErrorBody),
-              (status = 422, description = "Bad connector, configuration or grants", body = super::ErrorBody)))]
+              (status = 422, description = "Bad connector, configuration or grants", body = super::ErrorBody),
+              (status = 429, description = "The company has as many checks going as it may", body = super::ErrorBody)))]
 pub async fn check_new(
     State(state): State<AppState>,
     caller: Caller,
@@ -461,5 +463,5 @@ pub async fn check_new(
         created_at: now,
         updated_at: now,
     };
-    Ok(axum::Json(state.worker.check(&company, &install).await))
+    Ok(axum::Json(state.worker.check(&company, &install).await?))
 }

@@ -14,9 +14,20 @@ pub struct Page<T> {
 impl<T> Page<T> {
     /// A page of `items`, which has a next page when it is full.
     pub fn new(items: Vec<T>, limit: Option<i64>, cursor: impl Fn(&T) -> String) -> Self {
+        Self::cut(items, limit, false, cursor)
+    }
+
+    /// A page of `items`, which has a next page when it is full or was `cut` short of
+    /// its limit.
+    pub fn cut(
+        items: Vec<T>,
+        limit: Option<i64>,
+        cut: bool,
+        cursor: impl Fn(&T) -> String,
+    ) -> Self {
         let full = i64::try_from(items.len()).unwrap_or(i64::MAX)
             >= limit.unwrap_or(100).clamp(1, crate::store::MAX_PAGE);
-        let next = if full {
+        let next = if full || cut {
             items.last().map(&cursor)
         } else {
             None

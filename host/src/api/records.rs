@@ -18,11 +18,12 @@ pub struct RecordsQuery {
     pub stream: Option<String>,
     /// The `next` of the previous page.
     pub after: Option<String>,
-    /// How many at most (1–500, default 100).
+    /// How many at most (1–500, default 100); fewer when they pass 8 MiB.
     pub limit: Option<i64>,
 }
 
-/// The company's records, in the order they were first written.
+/// The company's records, in the order they were first written; a page holds about
+/// 8 MiB of records at most, and says `next` whenever more follow.
 #[utoipa::path(get, path = "/api/companies/{company}/records", tag = "records",
     params(("company" = String, Path, description = "The company's id"), RecordsQuery),
     responses((status = 200, description = "Records", body = Page<StoredRecord>),
@@ -41,8 +42,11 @@ pub async fn list(
         after: numeric_cursor(query.after.as_deref())?,
         limit: query.limit,
     };
-    let items = state.store.records(&company, &filter).await?;
-    Ok(axum::Json(Page::new(items, query.limit, |r| {
-        r.seq.to_string()
-    })))
+    let page = state.store.records(&company, &filter).await?;
+    Ok(axum::Json(Page::cut(
+        page.records,
+        query.limit,
+        page.cut_at_bytes,
+        |r| r.seq.to_string(),
+    )))
 }

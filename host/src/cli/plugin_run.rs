@@ -132,6 +132,7 @@ pub async fn run(args: RunArgs, call: Call) -> anyhow::Result<ExitCode> {
     };
     let limits = Limits {
         wall_time: args.timeout,
+        check_wall_time: args.timeout,
         cpu_time: args.cpu_limit,
         memory_bytes: args.memory_mib << 20,
         ..Limits::default()

@@ -189,6 +189,16 @@ impl state::Host for RunState {
             let cap = self.limits.state_entries;
             return Err(self.stop(RunError::Cap(format!("more than {cap} state entries"))));
         }
+        let replaced = self.state.get(&key).map_or(0, |old| key.len() + old.len());
+        let held = self.state_bytes - replaced + key.len() + value.len();
+        // A run that starts over the cap (it was lowered) may still shrink its state.
+        if held > self.limits.state_bytes && held > self.state_bytes {
+            let cap = self.limits.state_bytes;
+            return Err(self.stop(RunError::Cap(format!(
+                "state value `{key}` would take the run's state to {held} bytes, over the cap of {cap} bytes"
+            ))));
+        }
+        self.state_bytes = held;
         self.state.insert(key, value);
         Ok(())
     }

@@ -14,12 +14,18 @@ pub struct Limits {
     pub cpu_time: Duration,
     /// Wall-clock time of the whole call, host calls included.
     pub wall_time: Duration,
+    /// Wall-clock time of a connection check: an admin waits on it, and a check that
+    /// hangs must not hold the host's resources for a run's whole deadline.
+    pub check_wall_time: Duration,
     /// Longest log line kept; longer ones are cut.
     pub log_line_bytes: usize,
     /// Most structured fields on one log line.
     pub log_fields: usize,
     /// Most log lines kept per run; further lines are counted and dropped.
     pub log_lines: u64,
+    /// Most log bytes (messages and fields) kept per run, the host's lines about it
+    /// included; further lines of the connector are counted and dropped.
+    pub log_bytes: u64,
     /// Most records in one `emit` call.
     pub batch_items: usize,
     /// Largest record (key + JSON).
@@ -32,6 +38,9 @@ pub struct Limits {
     pub state_value_bytes: usize,
     /// Most state entries.
     pub state_entries: usize,
+    /// Most bytes of state (keys and values) a run may hold: entries times their cap
+    /// would be far more than a host can keep for each of its runs.
+    pub state_bytes: usize,
     /// Most identities one run may report.
     pub identities: usize,
     /// Caps on outbound HTTP.
@@ -44,15 +53,18 @@ impl Default for Limits {
             memory_bytes: 128 << 20,
             cpu_time: Duration::from_secs(60),
             wall_time: Duration::from_secs(15 * 60),
+            check_wall_time: Duration::from_secs(30),
             log_line_bytes: 16 << 10,
             log_fields: 32,
             log_lines: 100_000,
+            log_bytes: 64 << 20,
             batch_items: 10_000,
             record_bytes: 4 << 20,
             run_record_bytes: 512 << 20,
             name_bytes: 512,
             state_value_bytes: 1 << 20,
             state_entries: 10_000,
+            state_bytes: 16 << 20,
             identities: 100_000,
             egress: EgressLimits::default(),
         }

@@ -87,25 +87,31 @@ pub struct LogWriter {
     redactor: Redactor,
     line_bytes: usize,
     max_lines: u64,
+    max_bytes: u64,
     written: AtomicU64,
     dropped: AtomicU64,
+    bytes: AtomicU64,
 }
 
 impl LogWriter {
-    /// A writer into `sink` that keeps at most `max_lines` lines of `line_bytes` each.
+    /// A writer into `sink` that keeps at most `max_lines` lines of `line_bytes` each, and
+    /// at most `max_bytes` of messages and fields in all.
     pub fn new(
         sink: Arc<dyn LogSink>,
         redactor: Redactor,
         line_bytes: usize,
         max_lines: u64,
+        max_bytes: u64,
     ) -> Self {
         Self {
             sink,
             redactor,
             line_bytes,
             max_lines,
+            max_bytes,
             written: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
+            bytes: AtomicU64::new(0),
         }
     }
 
@@ -117,15 +123,26 @@ impl LogWriter {
         message: &str,
         fields: Vec<(String, String)>,
     ) {
-        if self.written.fetch_add(1, Ordering::Relaxed) >= self.max_lines {
+        let size = self.kept_size(message, &fields);
+        let within_bytes = self
+            .bytes
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |held| {
+                let after = held.saturating_add(size);
+                (after <= self.max_bytes).then_some(after)
+            })
+            .is_ok();
+        if self.written.fetch_add(1, Ordering::Relaxed) >= self.max_lines || !within_bytes {
             self.dropped.fetch_add(1, Ordering::Relaxed);
             return;
         }
         self.emit(level, source, message, fields);
     }
 
-    /// Writes a line of the host's about this run; never dropped.
+    /// Writes a line of the host's about this run; never dropped, but it counts against
+    /// the run's log bytes.
     pub fn host(&self, level: Level, message: &str) {
+        self.bytes
+            .fetch_add(self.kept_size(message, &[]), Ordering::Relaxed);
         self.emit(level, Source::Host, message, Vec::new());
     }
 
@@ -133,6 +150,16 @@ impl LogWriter {
     pub fn counts(&self) -> (u64, u64) {
         let dropped = self.dropped.load(Ordering::Relaxed);
         (self.written.load(Ordering::Relaxed) - dropped, dropped)
+    }
+
+    /// Bytes of a line as it is kept: each part cut to its cap.
+    fn kept_size(&self, message: &str, fields: &[(String, String)]) -> u64 {
+        let size = message.len().min(self.line_bytes)
+            + fields
+                .iter()
+                .map(|(name, value)| name.len().min(128) + value.len().min(self.line_bytes))
+                .sum::<usize>();
+        u64::try_from(size).unwrap_or(u64::MAX)
     }
 
     fn emit(&self, level: Level, source: Source, message: &str, fields: Vec<(String, String)>) {
@@ -186,7 +213,7 @@ mod tests {
     #[test]
     fn lines_are_cut_redacted_and_budgeted() {
         let sink = Arc::new(Collect::default());
-        let writer = LogWriter::new(sink.clone(), Redactor::new(["hunter22"]), 16, 2);
+        let writer = LogWriter::new(sink.clone(), Redactor::new(["hunter22"]), 16, 2, u64::MAX);
         writer.write(
             Level::Info,
             Source::Plugin,
@@ -209,5 +236,27 @@ mod tests {
         assert_eq!(lines.len(), 3);
         assert_eq!(lines[2].source, Source::Host);
         assert_eq!(writer.counts(), (2, 1));
+    }
+
+    #[test]
+    fn log_bytes_are_capped_per_run_and_the_hosts_lines_count_against_them() {
+        let sink = Arc::new(Collect::default());
+        let writer = LogWriter::new(sink.clone(), Redactor::new(["unused"]), 64, 1_000, 100);
+        writer.host(Level::Info, &"h".repeat(40));
+        for _ in 0..5 {
+            writer.write(Level::Info, Source::Plugin, &"p".repeat(20), Vec::new());
+        }
+        writer.write(
+            Level::Info,
+            Source::Plugin,
+            "",
+            vec![("field".into(), "v".repeat(200))],
+        );
+        writer.host(Level::Warn, "still kept");
+        let lines = sink.0.lock().expect("lock");
+        let plugin = lines.iter().filter(|l| l.source == Source::Plugin).count();
+        assert_eq!(plugin, 3, "40 host bytes + 3 × 20 reach the cap of 100");
+        assert_eq!(lines.last().map(|l| l.message.as_str()), Some("still kept"));
+        assert_eq!(writer.counts(), (3, 3));
     }
 }

@@ -24,6 +24,8 @@ pub struct RunState {
     pub(super) egress: Egress,
     pub(super) log: Arc<LogWriter>,
     pub(super) state: BTreeMap<String, String>,
+    /// Bytes of `state`'s keys and values, held against `limits.state_bytes`.
+    pub(super) state_bytes: usize,
     pub(super) records: Vec<EmittedRecord>,
     pub(super) record_bytes: usize,
     pub(super) records_by_stream: BTreeMap<String, u64>,
@@ -33,6 +35,11 @@ pub struct RunState {
     /// The cap the run broke, recorded where the trap is raised so the outcome can name it
     /// precisely whatever wasmtime wraps the trap in.
     pub(super) failure: Option<RunError>,
+}
+
+/// Bytes a state map holds in keys and values.
+pub(super) fn state_size(state: &BTreeMap<String, String>) -> usize {
+    state.iter().map(|(k, v)| k.len() + v.len()).sum()
 }
 
 impl RunState {

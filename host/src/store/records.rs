@@ -1,5 +1,6 @@
 //! The records connectors wrote, one row per (company, install, stream, key).
 
+use futures::TryStreamExt as _;
 use serde::Serialize;
 use sqlx::Row as _;
 
@@ -40,13 +41,28 @@ pub struct RecordFilter {
     pub limit: Option<i64>,
 }
 
+/// Bytes of record data one page holds at most: a page of the most records of the largest
+/// size would be gigabytes. A page stops after the record that reaches it, so it always
+/// holds at least one.
+pub const PAGE_BYTES: usize = 8 << 20;
+
+/// A page of records.
+#[derive(Debug, Clone, Default)]
+pub struct RecordPage {
+    /// The records, in order.
+    pub records: Vec<StoredRecord>,
+    /// Whether the page stopped at [`PAGE_BYTES`] before its row limit.
+    pub cut_at_bytes: bool,
+}
+
 impl Store {
-    /// A company's records in the order they were first written.
+    /// A company's records in the order they were first written: at most the filter's
+    /// limit, and about [`PAGE_BYTES`] of data.
     pub async fn records(
         &self,
         company: &str,
         filter: &RecordFilter,
-    ) -> Result<Vec<StoredRecord>, StoreError> {
+    ) -> Result<RecordPage, StoreError> {
         let mut conditions = Conditions::default();
         conditions.push("company_id = ?", Arg::Text(company.to_owned()));
         if let Some(install) = &filter.install {
@@ -64,25 +80,32 @@ impl Store {
              ORDER BY seq LIMIT {limit}",
             conditions.sql()
         );
-        let rows = conditions
+        let query = conditions
             .bind(sqlx::query(&sql))
-            .bind(page_size(filter.limit))
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter()
-            .map(|row| {
-                let data: String = row.try_get("data")?;
-                Ok(StoredRecord {
-                    seq: row.try_get("seq")?,
-                    install_id: row.try_get("install_id")?,
-                    stream: row.try_get("stream")?,
-                    key: row.try_get("record_key")?,
-                    // The runtime checked every record is JSON before it was kept.
-                    data: serde_json::from_str(&data).unwrap_or(serde_json::Value::String(data)),
-                    run_id: row.try_get("run_id")?,
-                    updated_at: row.try_get("updated_at")?,
-                })
-            })
-            .collect()
+            .bind(page_size(filter.limit));
+        // Rows are read one by one, so a page of large records stops at its byte budget
+        // without the rest of the page ever being held.
+        let mut rows = query.fetch(&self.pool);
+        let mut page = RecordPage::default();
+        let mut bytes = 0usize;
+        while let Some(row) = rows.try_next().await? {
+            if bytes >= PAGE_BYTES {
+                page.cut_at_bytes = true;
+                break;
+            }
+            let data: String = row.try_get("data")?;
+            bytes += data.len();
+            page.records.push(StoredRecord {
+                seq: row.try_get("seq")?,
+                install_id: row.try_get("install_id")?,
+                stream: row.try_get("stream")?,
+                key: row.try_get("record_key")?,
+                // The runtime checked every record is JSON before it was kept.
+                data: serde_json::from_str(&data).unwrap_or(serde_json::Value::String(data)),
+                run_id: row.try_get("run_id")?,
+                updated_at: row.try_get("updated_at")?,
+            });
+        }
+        Ok(page)
     }
 }

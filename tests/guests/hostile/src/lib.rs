@@ -37,6 +37,12 @@ impl Connector for Hostile {
                 }
             }
             "giant-string" => state::set("cursor", &"g".repeat(8 << 20)),
+            "state-flood" => {
+                let value = "s".repeat(1 << 20);
+                for i in 0..10_000u32 {
+                    state::set(&format!("page-{i}"), &value);
+                }
+            }
             "fetch" => {
                 let url = config
                     .url

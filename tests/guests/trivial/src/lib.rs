@@ -1,5 +1,5 @@
 //! The smallest connector: one log line, one record. Its configuration can make it pause
-//! first, or fail the way a flaky service makes a connector fail, so the queue's tests can
+//! first (in its check too), or fail the way a flaky service makes a connector fail, so the queue's tests can
 //! hold runs in flight and watch retries.
 
 use serde::Deserialize;
@@ -20,6 +20,12 @@ struct Config {
 struct Trivial;
 
 impl Connector for Trivial {
+    fn check(&mut self) -> Result<()> {
+        let config: Config = config::get()?;
+        std::thread::sleep(std::time::Duration::from_millis(config.pause_ms));
+        Ok(())
+    }
+
     fn sync(&mut self) -> Result<Summary> {
         let config: Config = config::get()?;
         if config.pause_ms > 0 {
