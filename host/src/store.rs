@@ -121,6 +121,10 @@ impl Store {
                 Backend::Sqlite => 4,
                 Backend::Postgres => 16,
             })
+            // A connection to a file does not drop; testing it on every acquire cost a
+            // round trip to its thread per statement (the queue benchmark's profile: half
+            // of the host's time in thread switches).
+            .test_before_acquire(backend == Backend::Postgres)
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {

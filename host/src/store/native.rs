@@ -41,6 +41,8 @@ impl NativePool {
                 Self::Sqlite(
                     SqlitePoolOptions::new()
                         .max_connections(1)
+                        // A connection to a file does not drop: no test on each acquire.
+                        .test_before_acquire(false)
                         .connect_with(options)
                         .await?,
                 )
