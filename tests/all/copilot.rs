@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use serde_json::json;
-use sluice_tests::fakes::copilot::{FakeCopilot, Reports, SEATS, report_days};
+use sluice_tests::fakes::copilot::{FakeCopilot, Reports, SEATS, days_ago, report_days};
 use sluice_tests::guests;
 
 use crate::support::{Run, run_connector};
@@ -83,6 +83,58 @@ async fn daily_reports_and_seats_are_read_once() {
             .count(),
         5,
         "no day asked twice"
+    );
+}
+
+#[tokio::test]
+async fn a_report_published_late_is_read_on_a_later_run_exactly_once() {
+    let fake = FakeCopilot::start(TOKEN, Reports::PublishedLate)
+        .await
+        .expect("fake");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let asked = |fake: &FakeCopilot, day: &str| {
+        fake.requests()
+            .iter()
+            .filter(|r| r.contains("organization-1-day") && r.ends_with(&format!("day={day}")))
+            .count()
+    };
+    let first = run(&fake, dir.path()).await;
+    assert_eq!(first.output.status.code(), Some(0), "{}", first.stderr());
+    assert_eq!(first.count("copilot_daily"), 0, "nothing is published yet");
+    let pending = report_days();
+    let mut oldest_first = pending.clone();
+    oldest_first.reverse();
+    assert!(
+        first.stderr().contains(&format!(
+            "note:        Copilot reports not published yet, asked again on the next run: {}",
+            oldest_first.join(", ")
+        )),
+        "{}",
+        first.stderr()
+    );
+
+    let second = run(&fake, dir.path()).await;
+    assert_eq!(second.output.status.code(), Some(0), "{}", second.stderr());
+    let daily = second
+        .by_stream()
+        .remove("copilot_daily")
+        .unwrap_or_default();
+    assert_eq!(daily.len(), 3 * 7, "the three late reports, read now");
+    for day in &pending {
+        assert!(daily.contains(day), "{day}");
+    }
+
+    let third = run(&fake, dir.path()).await;
+    assert_eq!(third.output.status.code(), Some(0), "{}", third.stderr());
+    assert_eq!(third.count("copilot_daily"), 0);
+    for day in &pending {
+        assert_eq!(asked(&fake, day), 2, "{day}: asked while pending, then once read, never again");
+    }
+    let older = days_ago(4);
+    assert_eq!(
+        asked(&fake, &older),
+        1,
+        "a day past the report delay is asked once"
     );
 }
 

@@ -17,6 +17,8 @@ pub struct Config {
     api_base_url: String,
     #[serde(default = "default_backfill_days")]
     backfill_days: u32,
+    #[serde(default = "default_report_delay_days")]
+    report_delay_days: u32,
 }
 
 fn default_api_base_url() -> String {
@@ -25,6 +27,10 @@ fn default_api_base_url() -> String {
 
 fn default_backfill_days() -> u32 {
     28
+}
+
+fn default_report_delay_days() -> u32 {
+    3
 }
 
 impl Config {

@@ -1,5 +1,8 @@
 //! The organisation's 1-day usage reports: ask for each day since the cursor, follow the
 //! signed download links (no token goes to them), read the NDJSON or JSON report files.
+//! GitHub publishes a day's report late: a recent day that answers 204 stays pending and
+//! is asked again on later runs, so its report is read once it exists — not lost behind
+//! the cursor.
 
 use serde_json::Value;
 use sluice_sdk::http;
@@ -7,12 +10,16 @@ use sluice_sdk::{Error, Result, log, records, state};
 
 use crate::{Config, days};
 
-/// The last day whose report was read.
+/// The last day asked for: every day up to it was read, given up, or is pending.
 const CURSOR: &str = "last_day";
 
-/// Emits the reports of the days after the cursor up to yesterday; returns a note when
-/// GitHub has none or refuses them, so a run without reports ends well instead of failing
-/// again on every schedule.
+/// Recent days that answered 204 (GitHub publishes a day's report late), asked again on
+/// later runs until they have a report or leave the report delay: comma-separated.
+const PENDING: &str = "pending_days";
+
+/// Emits the reports of the days after the cursor up to yesterday, and of the pending
+/// days; returns a note when GitHub has none, refuses them, or some are still pending, so
+/// a run without reports ends well instead of failing again on every schedule.
 pub fn sync(config: &Config) -> Result<Option<String>> {
     let yesterday = days::today() - 1;
     let first = state::get(CURSOR)
@@ -20,8 +27,12 @@ pub fn sync(config: &Config) -> Result<Option<String>> {
         .map_or(yesterday - i64::from(config.backfill_days) + 1, |last| {
             last + 1
         });
+    let pending = pending_days(first);
+    // A day is recent while GitHub may still publish its report.
+    let recent = |day: i64| yesterday - day < i64::from(config.report_delay_days);
+    let mut still_pending = Vec::new();
     let mut with_data = 0usize;
-    for day in first..=yesterday {
+    for day in pending.iter().copied().chain(first..=yesterday) {
         let name = days::format(day);
         let path = format!(
             "/orgs/{}/copilot/metrics/reports/organization-1-day",
@@ -29,6 +40,13 @@ pub fn sync(config: &Config) -> Result<Option<String>> {
         );
         let response = config.get(&path).query("day", &name).send()?;
         match response.status {
+            204 if recent(day) => still_pending.push(day),
+            204 if pending.contains(&day) => {
+                log::warn!(
+                    "GitHub published no Copilot report for {name} within {} days; it is not asked again",
+                    config.report_delay_days
+                );
+            }
             204 => {}
             403 | 422 => {
                 let reason = config.explain(Error::Permission(response.service_message()));
@@ -54,17 +72,48 @@ pub fn sync(config: &Config) -> Result<Option<String>> {
                 with_data += 1;
             }
         }
-        state::set(CURSOR, &name);
+        if day >= first {
+            state::set(CURSOR, &name);
+        }
+        // Pending days not asked yet stay pending if the run stops here (rate-limited).
+        let names: Vec<String> = still_pending
+            .iter()
+            .chain(pending.iter().filter(|pending| **pending > day))
+            .map(|d| days::format(*d))
+            .collect();
+        state::set(PENDING, &names.join(","));
     }
     log::info!("Copilot reports read for {with_data} days"; stream = "copilot_daily", days = with_data);
-    Ok((with_data == 0 && first <= yesterday).then(|| {
-        format!(
+    let mut notes = Vec::new();
+    if with_data == 0 && first <= yesterday && still_pending.is_empty() {
+        notes.push(format!(
             "GitHub has no Copilot usage report for `{}` from {} to {}: reports need Copilot seats with activity",
             config.org,
             days::format(first),
             days::format(yesterday)
-        )
-    }))
+        ));
+    }
+    if !still_pending.is_empty() {
+        let names: Vec<String> = still_pending.iter().map(|d| days::format(*d)).collect();
+        notes.push(format!(
+            "Copilot reports not published yet, asked again on the next run: {}",
+            names.join(", ")
+        ));
+    }
+    Ok((!notes.is_empty()).then(|| notes.join("; ")))
+}
+
+/// The pending days before `first`, oldest first.
+fn pending_days(first: i64) -> Vec<i64> {
+    let mut pending: Vec<i64> = state::get(PENDING)
+        .unwrap_or_default()
+        .split(',')
+        .filter_map(days::parse)
+        .filter(|day| *day < first)
+        .collect();
+    pending.sort_unstable();
+    pending.dedup();
+    pending
 }
 
 /// Reads one report file (NDJSON, or one JSON object) and emits its days and breakdowns.

@@ -20,6 +20,9 @@ use serde_json::{Value, json};
 pub enum Reports {
     /// Reports for the three days before today; 204 before that.
     LastThreeDays,
+    /// As `LastThreeDays`, but GitHub publishes each report late: the first time a day
+    /// is asked it answers 204, as GitHub does before the report exists.
+    PublishedLate,
     /// 204 for every day: no licensed activity.
     None,
     /// 403: the organisation's Copilot usage metrics policy is disabled.
@@ -34,6 +37,8 @@ struct Data {
     reports: Reports,
     downloads_with_token: usize,
     requests: Vec<String>,
+    /// How often each day's report was asked for.
+    asked: BTreeMap<String, usize>,
 }
 
 type Shared = Arc<Mutex<Data>>;
@@ -58,9 +63,14 @@ pub fn day_name(days: i64) -> String {
     format!("{year:04}-{month:02}-{day:02}")
 }
 
+/// `YYYY-MM-DD` of the day `back` days before today.
+pub fn days_ago(back: i64) -> String {
+    day_name(today() - back)
+}
+
 /// The days with a report under [`Reports::LastThreeDays`].
 pub fn report_days() -> Vec<String> {
-    (1..=3).map(|back| day_name(today() - back)).collect()
+    (1..=3).map(days_ago).collect()
 }
 
 impl FakeCopilot {
@@ -71,6 +81,7 @@ impl FakeCopilot {
             reports,
             downloads_with_token: 0,
             requests: Vec::new(),
+            asked: BTreeMap::new(),
         }));
         let app = Router::new()
             .route("/orgs/{org}/copilot/billing/seats", get(seats))
@@ -190,14 +201,24 @@ async fn report_links(
         .path_and_query()
         .map(ToString::to_string)
         .unwrap_or_default();
-    let reports = match log_and_authorise(&data, target, &headers) {
-        Ok(data) => data.reports,
+    let day = q.get("day").cloned().unwrap_or_default();
+    let (reports, asked) = match log_and_authorise(&data, target, &headers) {
+        Ok(mut data) => {
+            let asked = data.asked.entry(day.clone()).or_default();
+            *asked += 1;
+            let asked = *asked;
+            (data.reports, asked)
+        }
         Err(denied) => return *denied,
     };
-    let day = q.get("day").cloned().unwrap_or_default();
+    let published = match reports {
+        Reports::LastThreeDays => report_days().contains(&day),
+        Reports::PublishedLate => report_days().contains(&day) && asked > 1,
+        Reports::None | Reports::Forbidden => false,
+    };
     match reports {
         Reports::Forbidden => (StatusCode::FORBIDDEN, Json(json!({ "message": "Copilot Usage Metrics API setting is disabled at the organization or enterprise level.", "status": "403" }))).into_response(),
-        Reports::LastThreeDays if report_days().contains(&day) => {
+        _ if published => {
             let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("127.0.0.1");
             Json(json!({ "download_links": [format!("http://{host}/reports/{day}.ndjson?sig=abc123&se=2099-01-01")], "report_day": day })).into_response()
         }
