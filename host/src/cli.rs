@@ -26,7 +26,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Runs the Sluice server.
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
     /// Sets up the first company and rotates master keys.
     #[command(subcommand)]
     Admin(AdminCommand),
@@ -92,7 +92,7 @@ pub fn main() -> ExitCode {
     };
     let outcome = runtime.block_on(async {
         match cli.command {
-            Command::Serve(args) => serve::serve(args).await.map(|()| ExitCode::SUCCESS),
+            Command::Serve(args) => serve::serve(*args).await.map(|()| ExitCode::SUCCESS),
             Command::Admin(AdminCommand::Bootstrap(args)) => {
                 admin::bootstrap(args).await.map(|()| ExitCode::SUCCESS)
             }

@@ -30,7 +30,7 @@ use aes_gcm::aead::rand_core::RngCore as _;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor as _};
 
-pub use access::{ApiToken, Session, TokenGrant};
+pub use access::{ApiToken, Session, TokenEnds, TokenGrant, TokenStatus, USE_RECORDED_EVERY_MS};
 pub use audit::AuditEntry;
 pub use companies::{Company, Member, Membership, Role, User};
 pub use hosts::HostInfo;

@@ -18,6 +18,7 @@ mod queue;
 mod sandbox;
 mod secret_binding;
 mod server;
+mod signin;
 mod slack;
 mod store;
 mod support;
