@@ -9,6 +9,8 @@
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
+use zeroize::Zeroizing;
+
 use super::{SecretKey, Vault};
 
 /// Why the master keys could not be read or written.
@@ -169,12 +171,14 @@ impl MasterKeys {
         if let Some(dir) = file.parent() {
             std::fs::create_dir_all(dir).map_err(io)?;
         }
-        let mut text = String::from(
+        let mut text = Zeroizing::new(String::from(
             "# Sluice master keys: VERSION:BASE64, newest last. Keep this file secret and backed up:\n\
              # without it no secret in the database can be decrypted.\n",
-        );
+        ));
         for (version, key) in &self.keys {
-            text.push_str(&format!("{version}:{}\n", key.to_base64().as_str()));
+            text.push_str(&format!("{version}:"));
+            text.push_str(key.to_base64().as_str());
+            text.push('\n');
         }
         let temporary = file.with_extension("tmp");
         let mut options = std::fs::OpenOptions::new();
@@ -185,6 +189,14 @@ impl MasterKeys {
             options.mode(0o600);
         }
         let mut out = options.open(&temporary).map_err(io)?;
+        // The mode above applies only to a file it creates: one left by an earlier attempt
+        // keeps its own mode, so the mode is set again before a key is written.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            out.set_permissions(std::fs::Permissions::from_mode(0o600))
+                .map_err(io)?;
+        }
         out.write_all(text.as_bytes()).map_err(io)?;
         out.sync_all().map_err(io)?;
         std::fs::rename(&temporary, file).map_err(io)
@@ -214,6 +226,29 @@ mod tests {
             let mode = std::fs::metadata(&file).expect("meta").permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_key_file_is_owner_only_whatever_was_left_before() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("master.key");
+        let left = file.with_extension("tmp");
+        std::fs::write(&left, "left by a crash").expect("write");
+        std::fs::set_permissions(&left, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        let (mut keys, _) = MasterKeys::load(None, &file).expect("generate");
+        let mode =
+            |path: &Path| std::fs::metadata(path).expect("meta").permissions().mode() & 0o777;
+        assert_eq!(mode(&file), 0o600);
+        std::fs::write(&left, "left again").expect("write");
+        std::fs::set_permissions(&left, std::fs::Permissions::from_mode(0o666)).expect("chmod");
+        keys.add_new_key().expect("rotate");
+        assert_eq!(
+            mode(&file),
+            0o600,
+            "a rotation writes an owner-only file too"
+        );
     }
 
     #[test]
