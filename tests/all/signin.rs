@@ -2,8 +2,9 @@
 //! PostgreSQL: a password change ends the person's other sessions, idle sessions and
 //! one-time passwords expire, API tokens expire and end with the API token that created
 //! them, a change signed in with the cookie must come from this server's site — and, with
-//! the binary over real HTTP, sign-in attempts are throttled while everyone else is served,
-//! and the cookie is `Secure` unless plain HTTP is served on loopback. Time is moved by
+//! the binary over real HTTP, sign-in attempts are throttled per account and per client
+//! while everyone else is served, and the cookie is `Secure` unless plain HTTP is served on
+//! loopback. Time is moved by
 //! writing timestamps in the database, never by waiting.
 
 use std::path::Path;
@@ -895,6 +896,39 @@ async fn fifty_sign_in_attempts_at_one_account_are_throttled_while_everyone_else
             right.status().as_u16(),
             429,
             "{label}: even the right password waits"
+        );
+
+        // Through a proxy on this machine, each client has its own allowance across accounts.
+        let through_proxy = |client: &'static str, account: String| {
+            http.post(format!("{base}/api/login"))
+                .header("x-forwarded-for", format!("198.51.100.1, {client}"))
+                .json(&json!({ "email": account, "password": guess }))
+                .send()
+        };
+        for i in 0..20 {
+            let answer = through_proxy("203.0.113.9", format!("nobody{i}@acme.test"))
+                .await
+                .expect("an answer");
+            assert_eq!(answer.status().as_u16(), 401, "{label}: attempt {i}");
+        }
+        let sprayed = through_proxy("203.0.113.9", "nobody20@acme.test".into())
+            .await
+            .expect("an answer");
+        assert_eq!(sprayed.status().as_u16(), 429, "{label}");
+        let sprayed: Value = sprayed.json().await.expect("JSON");
+        assert!(
+            sprayed["message"].as_str().is_some_and(
+                |m| m.starts_with("too many sign-in attempts for your address; try again in ")
+            ),
+            "{label}: {sprayed}"
+        );
+        let neighbour = through_proxy("203.0.113.10", "nobody21@acme.test".into())
+            .await
+            .expect("an answer");
+        assert_eq!(
+            neighbour.status().as_u16(),
+            401,
+            "{label}: another client is not held back"
         );
 
         let log = std::fs::read_to_string(&served.log).expect("the server log");

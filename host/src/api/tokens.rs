@@ -126,8 +126,8 @@ pub async fn create(
     if let Some(parent) = &caller.token {
         let parent_expiry = state.store.token_expiry(&company, &parent.token_id).await?;
         ends.expires_at = match (ends.expires_at, parent_expiry) {
-            (Some(asked), Some(parent)) => Some(asked.min(parent)),
-            (asked, parent) => asked.or(parent),
+            (Some(asked), Some(theirs)) => Some(asked.min(theirs)),
+            (asked, theirs) => asked.or(theirs),
         };
         ends.parent_id = Some(parent.token_id.clone());
     }

@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::HeaderMap;
 use axum::http::request::Parts;
 use governor::clock::Clock as _;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
@@ -19,11 +20,15 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 /// The longest email kept as a key: longer ones share a key, so a key's memory is bounded.
 const MAX_EMAIL_KEY: usize = 320;
 
+/// The header a proxy names the client's address in.
+const FORWARDED_FOR: &str = "x-forwarded-for";
+
 /// After this many attempts, keys back to a full allowance are forgotten.
 const FORGET_EVERY: u64 = 1024;
 
-/// Where a request came from: the peer's address, when the server has a socket (a router
-/// called without one, as tests do, has none).
+/// Where a request came from: the peer's address, or, when the peer is a proxy on this
+/// machine, the address that proxy saw. None when the server has no socket (a router
+/// called without one, as tests do).
 #[derive(Debug, Clone, Copy)]
 pub struct ClientAddress(pub Option<IpAddr>);
 
@@ -31,13 +36,28 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
     type Rejection = Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Infallible> {
-        Ok(Self(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|ConnectInfo(peer)| peer.ip()),
-        ))
+        Ok(Self(parts.extensions.get::<ConnectInfo<SocketAddr>>().map(
+            |ConnectInfo(peer)| client_of(peer.ip(), &parts.headers),
+        )))
     }
+}
+
+/// The client behind `peer`. A loopback peer is a proxy on this machine (or someone who
+/// could reach the server anyway): without this, every client behind it would share one
+/// allowance, and a stranger's guesses would lock everyone out. The last address of
+/// `X-Forwarded-For` is the one the nearest proxy saw; earlier ones are the client's word.
+fn client_of(peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+    if !peer.to_canonical().is_loopback() {
+        return peer;
+    }
+    headers
+        .get_all(FORWARDED_FOR)
+        .iter()
+        .next_back()
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.rsplit(',').next())
+        .and_then(|address| address.trim().parse().ok())
+        .unwrap_or(peer)
 }
 
 /// A refused sign-in attempt: whose allowance ran out, and when the next attempt may come.
@@ -197,6 +217,36 @@ mod tests {
             throttle.check("user99@acme.test", address("2001:db8:1:3::1")),
             Ok(()),
             "another /64"
+        );
+    }
+
+    #[test]
+    fn only_a_proxy_on_this_machine_names_the_client() {
+        let forwarded = |value: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(FORWARDED_FOR, value.parse().expect("a header value"));
+            headers
+        };
+        let ip = |text: &str| text.parse::<IpAddr>().expect("an address");
+        let through = forwarded("198.51.100.1, 203.0.113.9");
+        assert_eq!(client_of(ip("127.0.0.1"), &through), ip("203.0.113.9"));
+        assert_eq!(client_of(ip("::1"), &through), ip("203.0.113.9"));
+        assert_eq!(
+            client_of(ip("::ffff:127.0.0.1"), &through),
+            ip("203.0.113.9")
+        );
+        assert_eq!(
+            client_of(ip("192.0.2.7"), &through),
+            ip("192.0.2.7"),
+            "a remote peer cannot name someone else"
+        );
+        assert_eq!(
+            client_of(ip("127.0.0.1"), &forwarded("not an address")),
+            ip("127.0.0.1")
+        );
+        assert_eq!(
+            client_of(ip("127.0.0.1"), &HeaderMap::new()),
+            ip("127.0.0.1")
         );
     }
 
