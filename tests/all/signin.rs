@@ -1024,3 +1024,25 @@ async fn the_cookie_is_secure_unless_plain_http_is_served_on_loopback() {
         database.drop_schema().await;
     }
 }
+
+#[tokio::test]
+async fn a_session_idle_time_under_a_minute_is_refused_at_start() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("server.log");
+    let args = [
+        "--data-dir".to_owned(),
+        dir.path().join("data").display().to_string(),
+        "--session-idle".to_owned(),
+        "30s".to_owned(),
+    ];
+    let (mut command, _) = crate::process::serve_command(&args, &log);
+    let status = command.status().expect("run sluice serve");
+    assert!(!status.success());
+    let said = std::fs::read_to_string(&log).expect("its output");
+    assert!(
+        said.contains(
+            "error: --session-idle must be at least a minute: a session's use is recorded to the minute"
+        ),
+        "{said}"
+    );
+}
