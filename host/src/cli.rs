@@ -42,7 +42,8 @@ enum Command {
 enum AdminCommand {
     /// Creates a company and its first owner; prints an API token and a one-time password.
     Bootstrap(admin::BootstrapArgs),
-    /// Adds a new master key and re-wraps every data key with it.
+    /// Adds a new master key and re-wraps every data key with it; `--retire-old` removes
+    /// the older keys once every data key is wrapped by the newest.
     RotateKeys(admin::RotateArgs),
 }
 

@@ -10,6 +10,7 @@ mod github;
 mod grafana;
 mod harness;
 mod jira;
+mod keys;
 mod live_log;
 mod operator;
 mod people;

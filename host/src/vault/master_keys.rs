@@ -4,7 +4,7 @@
 //! A master-key list is text: one `VERSION:BASE64` entry per line (or separated by commas
 //! in `SLUICE_MASTER_KEY`); `#` starts a comment; a bare base64 key is version 1. The
 //! highest version wraps new data keys; older versions stay until every data key has been
-//! re-wrapped by `sluice admin rotate-keys`.
+//! re-wrapped by `sluice admin rotate-keys`, and `rotate-keys --retire-old` removes them.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -155,10 +155,34 @@ impl MasterKeys {
             return Err(MasterKeyError::FromEnvironment);
         };
         let file = file.clone();
-        let version = self.keys.iter().map(|(v, _)| *v).max().unwrap_or(0) + 1;
+        let version = self.current_version() + 1;
         self.keys.push((version, SecretKey::generate()));
         self.write(&file)?;
         Ok(version)
+    }
+
+    /// The version of the newest key: the one that wraps new data keys.
+    pub fn current_version(&self) -> u32 {
+        self.keys.iter().map(|(v, _)| *v).max().unwrap_or(0)
+    }
+
+    /// Removes every key but the newest from the file, once no data key needs them;
+    /// returns the versions removed.
+    pub fn retire_older(&mut self) -> Result<Vec<u32>, MasterKeyError> {
+        let Origin::File(file) = &self.origin else {
+            return Err(MasterKeyError::FromEnvironment);
+        };
+        let file = file.clone();
+        let current = self.current_version();
+        let retired: Vec<u32> = self
+            .keys
+            .iter()
+            .map(|(v, _)| *v)
+            .filter(|v| *v != current)
+            .collect();
+        self.keys.retain(|(v, _)| *v == current);
+        self.write(&file)?;
+        Ok(retired)
     }
 
     /// Writes the keys to `file`, readable by its owner only, replacing it atomically.
@@ -265,6 +289,30 @@ mod tests {
         assert!(matches!(
             MasterKeys::parse("# only a comment\n", "test"),
             Err(MasterKeyError::Empty(_))
+        ));
+    }
+
+    #[test]
+    fn retiring_keeps_only_the_newest_key_and_what_it_wrapped_still_opens() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("master.key");
+        let (mut keys, _) = MasterKeys::load(None, &file).expect("generate");
+        keys.add_new_key().expect("rotate");
+        keys.add_new_key().expect("rotate");
+        let wrapped = keys.vault().new_data_key("acme", 1).expect("data key");
+        assert_eq!(keys.retire_older().expect("retire"), [1, 2]);
+        let (read, _) = MasterKeys::load(None, &file).expect("read");
+        assert_eq!(read.keys.len(), 1);
+        assert_eq!(read.current_version(), 3);
+        read.vault()
+            .rewrap("acme", &wrapped)
+            .expect("the newest key still opens what it wrapped");
+
+        let env = SecretKey::generate().to_base64().as_str().to_owned();
+        let (mut from_env, _) = MasterKeys::load(Some(&env), &file).expect("env");
+        assert!(matches!(
+            from_env.retire_older(),
+            Err(MasterKeyError::FromEnvironment)
         ));
     }
 
