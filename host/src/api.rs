@@ -8,6 +8,7 @@ mod companies;
 mod error;
 mod hosts;
 mod installs;
+mod keys;
 mod logs;
 mod marketplace;
 mod members;
@@ -115,6 +116,7 @@ fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(tokens::revoke))
         .routes(routes!(secrets::list))
         .routes(routes!(secrets::put, secrets::delete))
+        .routes(routes!(keys::rotate))
         .routes(routes!(marketplace::list))
         .routes(routes!(marketplace::get))
         .routes(routes!(installs::list, installs::create))

@@ -41,7 +41,7 @@ pub use queue::{Claim, Reclaimed};
 pub use records::{RecordFilter, StoredRecord};
 pub use runs::{NewRun, Run, RunCall, RunFilter, RunFinish, RunTrigger};
 pub use schedules::StoredSchedule;
-pub use secrets::SecretInfo;
+pub use secrets::{Resealed, SecretInfo};
 pub use time::{format_ms, now_ms, parse_rfc3339, rfc3339, rfc3339_opt};
 
 /// The largest page any list returns.
