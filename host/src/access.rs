@@ -2,6 +2,10 @@
 //! API tokens, kept only as SHA-256 hashes (they are long and random, so a fast hash is
 //! enough and lets the host look them up).
 
+mod hashing;
+
+pub use hashing::PasswordHashing;
+
 use aes_gcm::aead::OsRng;
 use aes_gcm::aead::rand_core::RngCore as _;
 use argon2::Argon2;
@@ -14,6 +18,11 @@ pub const TOKEN_PREFIX: &str = "sluice_pat_";
 
 /// The prefix of session values.
 pub const SESSION_PREFIX: &str = "sluice_ses_";
+
+/// How long a one-time password works: long enough to reach the person and be used,
+/// short enough that one left in a chat or an inbox soon opens nothing.
+pub const ONE_TIME_PASSWORD_LIFETIME: std::time::Duration =
+    std::time::Duration::from_secs(24 * 3600);
 
 /// Why a password could not be hashed.
 #[derive(Debug, thiserror::Error)]

@@ -8,6 +8,7 @@ mod companies;
 mod error;
 mod hosts;
 mod installs;
+mod keys;
 mod logs;
 mod marketplace;
 mod members;
@@ -18,6 +19,7 @@ mod runs;
 mod schedules;
 mod secrets;
 mod sessions;
+mod sign_in;
 mod tokens;
 
 use std::sync::Arc;
@@ -32,6 +34,9 @@ pub use caller::{CSRF_HEADER, Caller, SESSION_COOKIE};
 pub use error::{ApiError, ApiJson, ApiPath, ApiQuery, ErrorBody};
 pub use logs::parse_log_filter;
 pub use pages::{Page, PageQuery};
+pub use sign_in::{
+    ClientAddress, SessionPolicy, SignIn, SignInThrottle, SiteOrigin, Throttled, secure_cookies,
+};
 
 use crate::egress::PrivateReach;
 use crate::log_feed::LogFeed;
@@ -61,6 +66,8 @@ pub struct AppState {
     pub private_reach: Arc<PrivateReach>,
     /// Every company's live log, for its viewers.
     pub log_feed: Arc<LogFeed>,
+    /// Sign-in's throttle, password hashing, session lengths and this server's site.
+    pub sign_in: Arc<SignIn>,
 }
 
 #[derive(utoipa::OpenApi)]
@@ -109,6 +116,7 @@ fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(tokens::revoke))
         .routes(routes!(secrets::list))
         .routes(routes!(secrets::put, secrets::delete))
+        .routes(routes!(keys::rotate))
         .routes(routes!(marketplace::list))
         .routes(routes!(marketplace::get))
         .routes(routes!(installs::list, installs::create))

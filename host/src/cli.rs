@@ -27,7 +27,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Runs the Sluice server.
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
     /// Sets up the first company and rotates master keys.
     #[command(subcommand)]
     Admin(AdminCommand),
@@ -43,7 +43,8 @@ enum Command {
 enum AdminCommand {
     /// Creates a company and its first owner; prints an API token and a one-time password.
     Bootstrap(admin::BootstrapArgs),
-    /// Adds a new master key and re-wraps every data key with it.
+    /// Adds a new master key and re-wraps every data key with it; `--retire-old` removes
+    /// the older keys once every data key is wrapped by the newest.
     RotateKeys(admin::RotateArgs),
 }
 
@@ -94,7 +95,7 @@ pub fn main() -> ExitCode {
     };
     let outcome = runtime.block_on(async {
         match cli.command {
-            Command::Serve(args) => serve::serve(args).await.map(|()| ExitCode::SUCCESS),
+            Command::Serve(args) => serve::serve(*args).await.map(|()| ExitCode::SUCCESS),
             Command::Admin(AdminCommand::Bootstrap(args)) => {
                 admin::bootstrap(args).await.map(|()| ExitCode::SUCCESS)
             }

@@ -139,6 +139,14 @@ impl Manifest {
                 self.name
             ));
         }
+        // The version names the connector's folder in the marketplace: only a semantic
+        // version, which has no path characters, becomes a path.
+        if let Err(error) = semver::Version::parse(&self.version) {
+            return invalid(format!(
+                "version `{}` is not a semantic version such as 1.2.0 ({error})",
+                self.version
+            ));
+        }
         if !SUPPORTED_API_VERSIONS.contains(&self.api_version.as_str()) {
             return invalid(format!(
                 "api_version `{}` is not one this host runs (it runs {})",
@@ -436,6 +444,33 @@ type = "string"
             error.to_string().contains("\"org\" is a required property"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn a_version_must_be_semantic_before_it_names_a_folder() {
+        let with = |version: &str| {
+            Manifest::from_toml(&MANIFEST.replacen(
+                "version = \"0.1.0\"",
+                &format!("version = \"{version}\""),
+                1,
+            ))
+        };
+        for bad in ["../../etc", "1.0", "1.0.0/../x", "v1.0.0", ""] {
+            let error = with(bad).expect_err(bad).to_string();
+            assert!(
+                error.starts_with(&format!(
+                    "manifest is not valid: version `{bad}` is not a semantic version such as 1.2.0 ("
+                )),
+                "{error}"
+            );
+        }
+        assert_eq!(
+            with("1.0").expect_err("two parts").to_string(),
+            "manifest is not valid: version `1.0` is not a semantic version such as 1.2.0 \
+             (unexpected end of input while parsing minor version number)"
+        );
+        let manifest = with("1.2.3-beta.1+build.5").expect("a semantic version");
+        assert_eq!(manifest.version, "1.2.3-beta.1+build.5");
     }
 
     #[test]

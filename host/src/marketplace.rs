@@ -298,14 +298,14 @@ impl Catalogue {
     }
 }
 
-/// Orders dotted versions numerically where they are numbers.
+/// Orders versions by semantic-version precedence (a pre-release comes before its
+/// release). Every offer's manifest was checked to carry a semantic version; text order is
+/// only a fallback that keeps the order total.
 fn compare_versions(a: &str, b: &str) -> std::cmp::Ordering {
-    let parts = |v: &str| -> Vec<u64> {
-        v.split(['.', '-'])
-            .map(|p| p.parse().unwrap_or(0))
-            .collect()
-    };
-    parts(a).cmp(&parts(b))
+    match (semver::Version::parse(a), semver::Version::parse(b)) {
+        (Ok(a), Ok(b)) => a.cmp(&b),
+        _ => a.cmp(b),
+    }
 }
 
 fn read_index(path: &Path) -> Result<Index, MarketplaceError> {
@@ -403,6 +403,17 @@ description = "A demo."
             offer.artifact_bytes(),
             Err(MarketplaceError::NotBuilt { .. })
         ));
+    }
+
+    #[test]
+    fn the_newest_version_is_by_semantic_version_a_pre_release_before_its_release() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for version in ["1.10.0-rc.1", "1.9.0", "1.10.0", "1.10.0-beta.2"] {
+            publish(dir.path(), &MANIFEST.replace("1.2.0", version), b"x").expect("publish");
+        }
+        let catalogue = Catalogue::load(dir.path()).expect("load");
+        let newest = catalogue.offer("demo", None).expect("newest");
+        assert_eq!(newest.manifest.version, "1.10.0");
     }
 
     #[test]

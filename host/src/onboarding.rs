@@ -2,7 +2,7 @@
 //! so a new user is never stuck (`sluice admin bootstrap`).
 
 use crate::access::{TOKEN_PREFIX, hash_password, new_bearer, new_one_time_password};
-use crate::store::{Company, Role, Store, new_id};
+use crate::store::{Company, Role, Store, TokenEnds, new_id};
 use crate::vault::Vault;
 
 /// What onboarding hands over, once.
@@ -48,7 +48,14 @@ pub async fn onboard(
     let company = store.create_company(&id, name, &user.id, key).await?;
     let (token, token_hash) = new_bearer(TOKEN_PREFIX);
     let created = store
-        .create_token(&company.id, &user.id, "bootstrap", Role::Owner, &token_hash)
+        .create_token(
+            &company.id,
+            &user.id,
+            "bootstrap",
+            Role::Owner,
+            &token_hash,
+            TokenEnds::default(),
+        )
         .await?;
     store
         .audit(&company.id, "cli", "company.bootstrap", &email)

@@ -5,14 +5,16 @@ use std::fmt;
 
 use aho_corasick::AhoCorasick;
 use base64::Engine as _;
+use zeroize::Zeroizing;
 
 /// What replaces a secret value wherever it would be shown.
 pub const REDACTED: &str = "[redacted]";
 
-/// Secret values by name, as granted to one run. `Debug` never prints a value.
+/// Secret values by name, as granted to one run. `Debug` never prints a value, and the
+/// values are wiped from memory when the set is dropped.
 #[derive(Clone, Default)]
 pub struct SecretSet {
-    values: BTreeMap<String, String>,
+    values: BTreeMap<String, Zeroizing<String>>,
 }
 
 impl fmt::Debug for SecretSet {
@@ -24,12 +26,17 @@ impl fmt::Debug for SecretSet {
 impl SecretSet {
     /// A set holding these `name → value` pairs.
     pub fn new(values: BTreeMap<String, String>) -> Self {
-        Self { values }
+        Self {
+            values: values
+                .into_iter()
+                .map(|(name, value)| (name, Zeroizing::new(value)))
+                .collect(),
+        }
     }
 
     /// The value of a secret, if the run was given it.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.values.get(name).map(String::as_str)
+        self.values.get(name).map(|value| value.as_str())
     }
 
     /// The names of the secrets, for messages.
@@ -39,7 +46,7 @@ impl SecretSet {
 
     /// A redactor for every value of this set and the encodings the host sends it in.
     pub fn redactor(&self) -> Redactor {
-        Redactor::new(self.values.values().map(String::as_str))
+        Redactor::new(self.values.values().map(|value| value.as_str()))
     }
 
     /// [`SecretSet::redactor`] that also redacts `extra`, such as the `username:secret` pair
@@ -48,16 +55,28 @@ impl SecretSet {
         Redactor::new(
             self.values
                 .values()
-                .map(String::as_str)
+                .map(|value| value.as_str())
                 .chain(std::iter::once(extra)),
         )
     }
 }
 
-/// Replaces secret values in text before it is logged, stored or shown.
-#[derive(Clone, Debug)]
+/// Replaces secret values in text before it is logged, stored or shown. `Debug` prints no
+/// value: the matcher holds every value it redacts.
+#[derive(Clone)]
 pub struct Redactor {
     matcher: Option<AhoCorasick>,
+}
+
+impl fmt::Debug for Redactor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Redactor")
+            .field(
+                "patterns",
+                &self.matcher.as_ref().map_or(0, AhoCorasick::patterns_len),
+            )
+            .finish()
+    }
 }
 
 impl Redactor {
@@ -159,5 +178,13 @@ mod tests {
             "s3cr3t-value".to_owned(),
         )]));
         assert_eq!(format!("{set:?}"), r#"{"token"}"#);
+        let redactor = set.redactor_with("ada:s3cr3t-value");
+        let shown = format!("{redactor:?}");
+        let b64 = base64::engine::general_purpose::STANDARD.encode("s3cr3t-value");
+        assert!(
+            !shown.contains("s3cr3t") && !shown.contains(&b64[..8]),
+            "{shown}"
+        );
+        assert!(shown.starts_with("Redactor { patterns: "), "{shown}");
     }
 }

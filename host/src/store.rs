@@ -30,7 +30,7 @@ use aes_gcm::aead::rand_core::RngCore as _;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor as _};
 
-pub use access::{ApiToken, Session, TokenGrant};
+pub use access::{ApiToken, Session, TokenEnds, TokenGrant, TokenStatus, USE_RECORDED_EVERY_MS};
 pub use audit::AuditEntry;
 pub use commit::RunEnd;
 pub use companies::{Company, Member, Membership, Role, User};
@@ -42,7 +42,7 @@ pub use queue::{Claim, Reclaimed};
 pub use records::{PAGE_BYTES, RecordFilter, RecordPage, StoredRecord};
 pub use runs::{NewRun, Run, RunCall, RunFilter, RunFinish, RunTrigger};
 pub use schedules::StoredSchedule;
-pub use secrets::SecretInfo;
+pub use secrets::{Resealed, SecretInfo};
 pub use time::{format_ms, now_ms, parse_rfc3339, rfc3339, rfc3339_opt};
 
 /// The largest page any list returns.

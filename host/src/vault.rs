@@ -264,6 +264,19 @@ impl Vault {
             .map_err(|_| VaultError::Malformed)
     }
 
+    /// Seals a secret's value again with the company's newest data key: what a data-key
+    /// rotation does to every secret. The value is open only in memory that is wiped.
+    pub fn reseal(
+        &self,
+        company: &str,
+        keys: &[WrappedDataKey],
+        name: &str,
+        sealed: &[u8],
+    ) -> Result<Vec<u8>, VaultError> {
+        let value = self.decrypt(company, keys, name, sealed)?;
+        self.encrypt(company, keys, name, &value)
+    }
+
     /// Re-wraps a data key with the current master key: what `sluice admin rotate-keys`
     /// does to every data key after a new master key is added. No secret value is decrypted.
     pub fn rewrap(
@@ -391,6 +404,30 @@ mod tests {
                 .expect("old")
                 .as_str(),
             "old"
+        );
+    }
+
+    #[test]
+    fn a_resealed_secret_names_the_newest_data_key_and_opens_to_the_same_value() {
+        let vault = vault();
+        let mut keys = vec![vault.new_data_key("acme", 1).expect("data key")];
+        let old = vault
+            .encrypt("acme", &keys, "token", "value")
+            .expect("encrypt");
+        keys.push(vault.new_data_key("acme", 2).expect("data key"));
+        let resealed = vault.reseal("acme", &keys, "token", &old).expect("reseal");
+        assert_eq!(key_version(&resealed), Ok(2));
+        assert_eq!(
+            vault
+                .decrypt("acme", &keys[1..], "token", &resealed)
+                .expect("opens without the old data key")
+                .as_str(),
+            "value"
+        );
+        assert_eq!(
+            vault.reseal("acme", &keys, "other", &old),
+            Err(VaultError::Decrypt),
+            "bound to its name"
         );
     }
 

@@ -11,12 +11,12 @@ use crate::harness::{Answer, Harness, on_every_database};
 
 /// A browser's session: its cookie, and the CSRF token its changes carry.
 #[derive(Clone)]
-struct Session {
-    cookie: String,
-    csrf: String,
+pub(crate) struct Session {
+    pub(crate) cookie: String,
+    pub(crate) csrf: String,
 }
 
-fn session_of(answer: &Answer) -> Session {
+pub(crate) fn session_of(answer: &Answer) -> Session {
     let set = answer
         .headers
         .get("set-cookie")
@@ -32,7 +32,7 @@ fn session_of(answer: &Answer) -> Session {
     }
 }
 
-async fn with_cookie(
+pub(crate) async fn with_cookie(
     h: &Harness,
     method: Method,
     path: &str,
@@ -53,7 +53,7 @@ async fn with_cookie(
     h.send(request.body(body).expect("request")).await
 }
 
-async fn login(h: &Harness, email: &str, password: &str) -> Answer {
+pub(crate) async fn login(h: &Harness, email: &str, password: &str) -> Answer {
     h.call(
         Method::POST,
         "/api/login",

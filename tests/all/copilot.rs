@@ -106,7 +106,7 @@ async fn a_report_published_late_is_read_on_a_later_run_exactly_once() {
     oldest_first.reverse();
     assert!(
         first.stderr().contains(&format!(
-            "note:        Copilot reports not published yet, asked again on the next run: {}",
+            "; Copilot reports not published yet, asked again on the next run: {}",
             oldest_first.join(", ")
         )),
         "{}",
@@ -128,7 +128,11 @@ async fn a_report_published_late_is_read_on_a_later_run_exactly_once() {
     assert_eq!(third.output.status.code(), Some(0), "{}", third.stderr());
     assert_eq!(third.count("copilot_daily"), 0);
     for day in &pending {
-        assert_eq!(asked(&fake, day), 2, "{day}: asked while pending, then once read, never again");
+        assert_eq!(
+            asked(&fake, day),
+            2,
+            "{day}: asked while pending, then once read, never again"
+        );
     }
     let older = days_ago(4);
     assert_eq!(

@@ -207,6 +207,7 @@ impl Harness {
             secure_cookies: false,
             private_reach: private,
             log_feed: sluice::log_feed::LogFeed::start(store.clone()),
+            sign_in: Arc::new(sluice::api::SignIn::default()),
         };
         let mut tenants = Vec::new();
         for (email, company) in [("ada@acme.test", "Acme"), ("grace@globex.test", "Globex")] {

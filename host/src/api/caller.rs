@@ -8,7 +8,7 @@ use axum_extra::extract::CookieJar;
 
 use super::{ApiError, AppState};
 use crate::access::{SESSION_PREFIX, TOKEN_PREFIX, bearer_hash, csrf_token, tokens_equal};
-use crate::store::{Role, TokenGrant};
+use crate::store::{Role, TokenGrant, TokenStatus, USE_RECORDED_EVERY_MS, format_ms, now_ms};
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "sluice_session";
@@ -80,11 +80,23 @@ impl FromRequestParts<AppState> for Caller {
                 .map(str::trim)
                 .filter(|v| v.starts_with(TOKEN_PREFIX))
                 .ok_or(ApiError::Unauthenticated)?;
-            let grant = state
-                .store
-                .token_grant(&bearer_hash(token))
-                .await?
-                .ok_or(ApiError::Unauthenticated)?;
+            let grant = match state.store.token_status(&bearer_hash(token)).await? {
+                TokenStatus::Live(grant) => grant,
+                TokenStatus::Expired(at) => {
+                    return Err(ApiError::Ended(format!(
+                        "this API token expired at {}; an owner of its company can create a new one",
+                        format_ms(at)
+                    )));
+                }
+                TokenStatus::ParentEnded => {
+                    return Err(ApiError::Ended(
+                        "this API token was created with another API token, which has been \
+                         revoked or has expired, and it ended with it"
+                            .into(),
+                    ));
+                }
+                TokenStatus::Unknown => return Err(ApiError::Unauthenticated),
+            };
             return Ok(Caller {
                 user_id: grant.user_id.clone(),
                 token: Some(grant),
@@ -98,9 +110,11 @@ impl FromRequestParts<AppState> for Caller {
             .filter(|v| v.starts_with(SESSION_PREFIX))
             .ok_or(ApiError::Unauthenticated)?;
         let hash = bearer_hash(&value);
-        // A cookie goes with every request to this server, whoever's page made it; only
-        // the console, which read the token from an answer, can name it.
+        // A cookie goes with every request to this server, whoever's page made it: a change
+        // must come from this server's own pages (`Origin`), and carry the token that only
+        // the console, which read it from an answer, can name.
         if !parts.method.is_safe() {
+            state.sign_in.origin.check(&parts.headers, &parts.uri)?;
             let sent = parts
                 .headers
                 .get(CSRF_HEADER)
@@ -114,11 +128,17 @@ impl FromRequestParts<AppState> for Caller {
                 ));
             }
         }
+        let now = now_ms();
         let session = state
             .store
-            .session(&hash)
+            .session(&hash, now.saturating_sub(state.sign_in.sessions.idle_ms()))
             .await?
             .ok_or(ApiError::Unauthenticated)?;
+        // Idleness is counted to the minute, so most requests read the session and write
+        // nothing.
+        if now - session.last_seen_at >= USE_RECORDED_EVERY_MS {
+            state.store.touch_session(&hash).await?;
+        }
         Ok(Caller {
             user_id: session.user_id,
             token: None,

@@ -5,6 +5,7 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
+use super::sign_in::Throttled;
 use crate::store::StoreError;
 
 /// What went wrong with a request.
@@ -19,6 +20,13 @@ pub enum ApiError {
     /// The email or password is wrong.
     #[error("wrong email or password")]
     BadCredentials,
+    /// A credential that was good has ended: an expired one-time password or API token,
+    /// or an API token that ended with the one that created it.
+    #[error("{0}")]
+    Ended(String),
+    /// Too many sign-in attempts; the answer says when to try again.
+    #[error("{}", .0.message())]
+    Throttled(Throttled),
     /// Signed in, but the role does not allow it.
     #[error("{0}")]
     Forbidden(String),
@@ -54,9 +62,10 @@ impl ApiError {
     fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
             Self::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
-            Self::Unauthenticated | Self::BadCredentials => {
+            Self::Unauthenticated | Self::BadCredentials | Self::Ended(_) => {
                 (StatusCode::UNAUTHORIZED, "unauthenticated")
             }
+            Self::Throttled(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"),
             Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             Self::NotFound => (StatusCode::NOT_FOUND, "not_found"),
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
@@ -77,7 +86,14 @@ impl IntoResponse for ApiError {
             code,
             message: self.to_string(),
         };
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        if let Self::Throttled(throttled) = &self {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(throttled.retry_after_secs()),
+            );
+        }
+        response
     }
 }
 

@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
 use super::{ApiError, ApiJson, ApiPath, ApiQuery, AppState, Caller, Page, PageQuery};
-use crate::access::{hash_password, new_one_time_password};
+use crate::access::new_one_time_password;
 use crate::store::{Member, Role};
 
 /// Someone to add.
@@ -84,7 +84,12 @@ pub async fn add(
         Some(user) => (user, None),
         None => {
             let password = new_one_time_password();
-            let hash = hash_password(&password).map_err(|e| ApiError::Internal(e.to_string()))?;
+            let hash = state
+                .sign_in
+                .hashing
+                .hash(zeroize::Zeroizing::new(password.clone()))
+                .await
+                .map_err(|e| ApiError::Internal(e.to_string()))?;
             (
                 state.store.create_user(&email, &hash, true).await?,
                 Some(password),

@@ -77,10 +77,12 @@ pub async fn put(
             MAX_VALUE / 1024
         )));
     }
+    // The plaintext is wiped from memory once sealed.
+    let value = zeroize::Zeroizing::new(body.value);
     let keys = state.store.data_keys(&company).await?;
     let sealed = state
         .vault
-        .encrypt(&company, &keys, &name, &body.value)
+        .encrypt(&company, &keys, &name, &value)
         .map_err(|e| ApiError::Internal(format!("cannot encrypt a secret: {e}")))?;
     let created = state.store.put_secret(&company, &name, sealed).await?;
     state

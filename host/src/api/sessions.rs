@@ -1,29 +1,35 @@
 //! Signing in and out, and the signed-in person's own account.
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum_extra::extract::CookieJar;
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
 
-use super::{ApiError, ApiJson, AppState, Caller, SESSION_COOKIE};
-use crate::access::{SESSION_PREFIX, csrf_token, hash_password, new_bearer, verify_password};
-use crate::store::now_ms;
-
-/// How long a session lasts.
-const SESSION_DAYS: i64 = 14;
+use super::{ApiError, ApiJson, AppState, Caller, ClientAddress, SESSION_COOKIE};
+use crate::access::{ONE_TIME_PASSWORD_LIFETIME, SESSION_PREFIX, csrf_token, new_bearer};
+use crate::store::{format_ms, now_ms};
 
 /// The shortest password accepted.
 const MIN_PASSWORD: usize = 12;
 
 /// Credentials to sign in with.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Login {
     /// The account's email.
     pub email: String,
     /// Its password (or the one-time password it was given).
     pub password: String,
+}
+
+impl std::fmt::Debug for Login {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Login")
+            .field("email", &self.email)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Who is signed in.
@@ -42,7 +48,7 @@ pub struct Me {
 }
 
 /// A new password.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewPassword {
     /// The current password; not needed right after signing in with a one-time password.
@@ -52,39 +58,85 @@ pub struct NewPassword {
     pub password: String,
 }
 
-/// Signs in with email and password; sets an httpOnly session cookie.
+impl std::fmt::Debug for NewPassword {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("NewPassword { .. }")
+    }
+}
+
+/// Signs in with email and password; sets an httpOnly session cookie. Attempts are
+/// throttled per account and per client address.
 #[utoipa::path(post, path = "/api/login", tag = "sessions", request_body = Login,
     responses(
         (status = 200, description = "Signed in; the session cookie is set", body = Me),
-        (status = 401, description = "Wrong email or password", body = super::ErrorBody)))]
+        (status = 401, description = "Wrong email or password, or an expired one-time password", body = super::ErrorBody),
+        (status = 403, description = "Sent from another site's page", body = super::ErrorBody),
+        (status = 429, description = "Too many attempts for the account or from the address; `Retry-After` says when to try again", body = super::ErrorBody)))]
 pub async fn login(
     State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
+    headers: HeaderMap,
+    uri: Uri,
     jar: CookieJar,
     ApiJson(login): ApiJson<Login>,
 ) -> Result<(CookieJar, axum::Json<Me>), ApiError> {
-    let user = state.store.user_by_email(login.email.trim()).await?;
+    // Another site's page could otherwise sign a browser in to an account of its choosing.
+    state.sign_in.origin.check(&headers, &uri)?;
+    let email = login.email.trim().to_lowercase();
+    let password = Zeroizing::new(login.password);
+    if let Err(throttled) = state.sign_in.throttle.check(&email, address) {
+        tracing::warn!(
+            %email,
+            address = ?address,
+            retry_after_secs = throttled.retry_after_secs(),
+            "sign-in attempt throttled"
+        );
+        return Err(ApiError::Throttled(throttled));
+    }
+    let hashing = &state.sign_in.hashing;
+    let user = state.store.user_by_email(&email).await?;
     let Some((user, hash)) = user.and_then(|u| u.password_hash.clone().map(|h| (u, h))) else {
         // Spend the same time as a real check, so timing does not tell who has an account.
-        let _ = hash_password(&login.password);
+        let _ = hashing.hash(password).await;
         return Err(ApiError::BadCredentials);
     };
-    if !verify_password(&login.password, &hash) {
+    if !hashing.verify(password, hash).await {
         return Err(ApiError::BadCredentials);
     }
+    let now = now_ms();
     if user.password_one_time {
+        if let Some(expired) = user.password_expires_at.filter(|at| *at <= now) {
+            return Err(ApiError::Ended(format!(
+                "this one-time password expired at {}: one-time passwords work for {} hours; \
+                 ask whoever gave it to you for a new one",
+                format_ms(expired),
+                ONE_TIME_PASSWORD_LIFETIME.as_secs() / 3600
+            )));
+        }
         state.store.set_password(&user.id, None, false).await?;
     }
+    let policy = state.sign_in.sessions;
     let (value, value_hash) = new_bearer(SESSION_PREFIX);
     state
         .store
-        .create_session(&value_hash, &user.id, now_ms() + SESSION_DAYS * 86_400_000)
+        .create_session(
+            &value_hash,
+            &user.id,
+            now.saturating_add(policy.lifetime_ms()),
+        )
+        .await?;
+    state
+        .store
+        .delete_ended_sessions(&user.id, now.saturating_sub(policy.idle_ms()))
         .await?;
     let cookie = Cookie::build((SESSION_COOKIE, value))
         .http_only(true)
         .same_site(SameSite::Strict)
         .secure(state.secure_cookies)
         .path("/")
-        .max_age(time_days(SESSION_DAYS))
+        .max_age(time::Duration::seconds(
+            i64::try_from(policy.lifetime.as_secs()).unwrap_or(i64::MAX),
+        ))
         .build();
     Ok((
         jar.add(cookie),
@@ -95,10 +147,6 @@ pub async fn login(
             csrf_token: Some(csrf_token(&value_hash)),
         }),
     ))
-}
-
-fn time_days(days: i64) -> time::Duration {
-    time::Duration::days(days)
 }
 
 /// Signs out: ends the session and clears its cookie.
@@ -136,9 +184,10 @@ pub async fn me(State(state): State<AppState>, caller: Caller) -> Result<axum::J
     }))
 }
 
-/// Sets the signed-in person's password.
+/// Sets the signed-in person's password, and ends their other sessions: whoever else was
+/// signed in as them is signed out.
 #[utoipa::path(put, path = "/api/me/password", tag = "sessions", request_body = NewPassword,
-    responses((status = 204, description = "Password set"),
+    responses((status = 204, description = "Password set; every other session of the person ended"),
               (status = 400, description = "Too short", body = super::ErrorBody),
               (status = 401, description = "Wrong current password", body = super::ErrorBody)))]
 pub async fn set_password(
@@ -161,18 +210,24 @@ pub async fn set_password(
         .user(&caller.user_id)
         .await?
         .ok_or(ApiError::Unauthenticated)?;
-    if let Some(hash) = &user.password_hash
-        && !body
-            .current
-            .as_deref()
-            .is_some_and(|current| verify_password(current, hash))
-    {
-        return Err(ApiError::BadCredentials);
+    let hashing = &state.sign_in.hashing;
+    if let Some(hash) = user.password_hash.clone() {
+        let current = Zeroizing::new(body.current.unwrap_or_default());
+        if current.is_empty() || !hashing.verify(current, hash).await {
+            return Err(ApiError::BadCredentials);
+        }
     }
-    let hash = hash_password(&body.password).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let hash = hashing
+        .hash(Zeroizing::new(body.password))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
     state
         .store
         .set_password(&user.id, Some(&hash), false)
+        .await?;
+    state
+        .store
+        .end_other_sessions(&user.id, caller.session_hash.as_deref())
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -21,6 +21,11 @@ pub struct BootstrapArgs {
 /// Options of `sluice admin rotate-keys`.
 #[derive(Debug, clap::Args)]
 pub struct RotateArgs {
+    /// Add no key: re-wrap every data key with the newest master key, then remove the
+    /// older ones from the key file. Run it once every host runs with the newest key file:
+    /// a host started before the last rotation still wraps new data keys with an older key.
+    #[arg(long)]
+    retire_old: bool,
     #[command(flatten)]
     data: DataArgs,
 }
@@ -52,12 +57,17 @@ pub async fn bootstrap(args: BootstrapArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Adds a new master key and re-wraps every company's data keys with it, in one
-/// transaction; no secret value is decrypted.
+/// Adds a new master key (or, to retire the older ones, takes the newest) and re-wraps
+/// every company's data keys with it, in one transaction; no secret value is decrypted.
+/// Older keys leave the key file only after every data key is wrapped by the newest.
 pub async fn rotate_keys(args: RotateArgs) -> anyhow::Result<()> {
     let store = args.data.store().await?;
     let mut keys = args.data.master_keys()?;
-    let version = keys.add_new_key()?;
+    let version = if args.retire_old {
+        keys.current_version()
+    } else {
+        keys.add_new_key()?
+    };
     let vault = keys.vault();
     let mut rewrapped = Vec::new();
     for (company, key) in store.all_data_keys().await? {
@@ -79,11 +89,34 @@ pub async fn rotate_keys(args: RotateArgs) -> anyhow::Result<()> {
             )
             .await?;
     }
-    store.close().await;
     println!(
         "re-wrapped {} data keys of {} companies with master key version {version}",
         rewrapped.len(),
         companies.len()
     );
+    if args.retire_old {
+        let retired = keys.retire_older()?;
+        let versions = retired
+            .iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(", ");
+        if retired.is_empty() {
+            println!("no older master key to retire: version {version} is the only one");
+        } else {
+            for company in &companies {
+                store
+                    .audit(
+                        company,
+                        "cli",
+                        "keys.retire",
+                        &format!("master key versions {versions}"),
+                    )
+                    .await?;
+            }
+            println!("retired master key versions {versions}; only version {version} remains");
+        }
+    }
+    store.close().await;
     Ok(())
 }

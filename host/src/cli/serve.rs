@@ -9,12 +9,12 @@ use anyhow::Context as _;
 
 use super::bundled;
 use super::setup::DataArgs;
-use crate::api::{AppState, app};
+use crate::api::{AppState, SessionPolicy, SignIn, SiteOrigin, app, secure_cookies};
 use crate::egress::{PrivateEntry, PrivateReach};
 use crate::marketplace::Catalogue;
 use crate::runtime::{Limits, Runtime};
 use crate::scheduler::{QueueSettings, RetryPolicy, Runs, Scheduler, SqliteHostLock, host_name};
-use crate::store::{Store, new_id};
+use crate::store::{Store, USE_RECORDED_EVERY_MS, new_id};
 use crate::worker::Worker;
 
 /// Options of `sluice serve`.
@@ -32,9 +32,17 @@ pub struct ServeArgs {
     /// built when the folder does not exist.
     #[arg(long, env = "SLUICE_BUNDLED_CONNECTORS", default_value = "plugins")]
     bundled_connectors: PathBuf,
-    /// Mark the session cookie `Secure`: set it when users reach the server over HTTPS.
+    /// Mark the session cookie `Secure` whatever the addresses. It is `Secure` anyway unless
+    /// plain HTTP is served on loopback (the listen address, or the public URL if given).
     #[arg(long, env = "SLUICE_SECURE_COOKIES")]
     secure_cookies: bool,
+    /// The address users open, such as `https://sluice.example.com`, when it is not the
+    /// listen address (behind a proxy): browsers' changes must come from this site.
+    #[arg(long, env = "SLUICE_PUBLIC_URL")]
+    public_url: Option<url::Url>,
+    /// A session unused this long ends.
+    #[arg(long, env = "SLUICE_SESSION_IDLE", default_value = "12h", value_parser = humantime::parse_duration)]
+    session_idle: Duration,
     /// On SIGTERM or Ctrl-C, how long running runs get to finish before they are stopped
     /// and handed back to the queue.
     #[arg(long, env = "SLUICE_SHUTDOWN_GRACE", default_value = "30s", value_parser = humantime::parse_duration)]
@@ -66,10 +74,18 @@ pub struct ServeArgs {
     data: DataArgs,
 }
 
+/// How often a session's use is recorded, as a duration.
+const USE_RECORDED_EVERY: Duration = Duration::from_millis(USE_RECORDED_EVERY_MS.unsigned_abs());
+
 /// Serves until SIGTERM or Ctrl-C, then stops as the grace period allows.
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if args.concurrency == 0 || args.company_concurrency == 0 || args.max_attempts == 0 {
         anyhow::bail!("--concurrency, --company-concurrency and --max-attempts must be at least 1");
+    }
+    if args.session_idle < USE_RECORDED_EVERY {
+        anyhow::bail!(
+            "--session-idle must be at least a minute: a session's use is recorded to the minute"
+        );
     }
     let host = new_id("host");
     let name = host_name();
@@ -138,9 +154,17 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         catalogue,
         worker,
         runs,
-        secure_cookies: args.secure_cookies,
+        secure_cookies: secure_cookies(args.listen, args.public_url.as_ref(), args.secure_cookies),
         private_reach,
         log_feed: crate::log_feed::LogFeed::start(store.clone()),
+        sign_in: Arc::new(SignIn {
+            sessions: SessionPolicy {
+                idle: args.session_idle,
+                ..SessionPolicy::default()
+            },
+            origin: SiteOrigin::new(args.public_url.as_ref()),
+            ..SignIn::default()
+        }),
     };
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -150,11 +174,15 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let router = app(state).layer(axum::middleware::from_fn(log_request));
     let (stop_serving, serving_stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(async move {
-        axum::serve(listener, router)
-            .with_graceful_shutdown(async {
-                let _ = serving_stopped.await;
-            })
-            .await
+        // The peer's address, for the sign-in throttle.
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async {
+            let _ = serving_stopped.await;
+        })
+        .await
     });
     stop_signal().await;
     tracing::info!(

@@ -4,6 +4,7 @@ use serde::Serialize;
 use sqlx::Row as _;
 
 use super::{Store, StoreError, new_id, now_ms, page_size, rfc3339};
+use crate::access::ONE_TIME_PASSWORD_LIFETIME;
 use crate::vault::WrappedDataKey;
 
 /// What a member may do in a company. Ordered: each role may do what the ones below it may.
@@ -84,6 +85,8 @@ pub struct User {
     pub password_hash: Option<String>,
     /// Whether the password works for one sign-in only.
     pub password_one_time: bool,
+    /// When a one-time password stops working.
+    pub password_expires_at: Option<i64>,
 }
 
 /// A member of a company.
@@ -116,6 +119,7 @@ fn user_of(row: &sqlx::any::AnyRow) -> Result<User, StoreError> {
         email: row.try_get("email")?,
         password_hash: row.try_get("password_hash")?,
         password_one_time: row.try_get::<i64, _>("password_one_time")? != 0,
+        password_expires_at: row.try_get("password_expires_at")?,
     })
 }
 
@@ -231,7 +235,7 @@ impl Store {
         row.as_ref().map(role_of).transpose()
     }
 
-    /// Creates a user.
+    /// Creates a user; a one-time password works for [`ONE_TIME_PASSWORD_LIFETIME`].
     pub async fn create_user(
         &self,
         email: &str,
@@ -243,15 +247,17 @@ impl Store {
             email: email.to_lowercase(),
             password_hash: Some(password_hash.to_owned()),
             password_one_time: one_time,
+            password_expires_at: one_time_expiry(one_time),
         };
         let inserted = sqlx::query(
-            "INSERT INTO users (id, email, password_hash, password_one_time, created_at) \
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (email) DO NOTHING",
+            "INSERT INTO users (id, email, password_hash, password_one_time, password_expires_at, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (email) DO NOTHING",
         )
         .bind(&user.id)
         .bind(&user.email)
         .bind(password_hash)
         .bind(i64::from(one_time))
+        .bind(user.password_expires_at)
         .bind(now_ms())
         .execute(&self.pool)
         .await?;
@@ -267,7 +273,7 @@ impl Store {
     /// The user with `email` (any case).
     pub async fn user_by_email(&self, email: &str) -> Result<Option<User>, StoreError> {
         let row = sqlx::query(
-            "SELECT id, email, password_hash, password_one_time FROM users WHERE email = $1",
+            "SELECT id, email, password_hash, password_one_time, password_expires_at FROM users WHERE email = $1",
         )
         .bind(email.to_lowercase())
         .fetch_optional(&self.pool)
@@ -278,7 +284,7 @@ impl Store {
     /// The user with `id`.
     pub async fn user(&self, id: &str) -> Result<Option<User>, StoreError> {
         let row = sqlx::query(
-            "SELECT id, email, password_hash, password_one_time FROM users WHERE id = $1",
+            "SELECT id, email, password_hash, password_one_time, password_expires_at FROM users WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(&self.pool)
@@ -286,19 +292,24 @@ impl Store {
         row.as_ref().map(user_of).transpose()
     }
 
-    /// Sets a user's password hash; `None` removes the password.
+    /// Sets a user's password hash; `None` removes the password. A one-time password works
+    /// for [`ONE_TIME_PASSWORD_LIFETIME`].
     pub async fn set_password(
         &self,
         user: &str,
         password_hash: Option<&str>,
         one_time: bool,
     ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE users SET password_hash = $1, password_one_time = $2 WHERE id = $3")
-            .bind(password_hash.map(str::to_owned))
-            .bind(i64::from(one_time))
-            .bind(user)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "UPDATE users SET password_hash = $1, password_one_time = $2, password_expires_at = $3 \
+             WHERE id = $4",
+        )
+        .bind(password_hash.map(str::to_owned))
+        .bind(i64::from(one_time))
+        .bind(one_time_expiry(one_time))
+        .bind(user)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
@@ -397,6 +408,12 @@ impl Store {
         .await?;
         Ok(row.try_get("n")?)
     }
+}
+
+/// When a one-time password given now stops working; none for a chosen password.
+fn one_time_expiry(one_time: bool) -> Option<i64> {
+    let lifetime = i64::try_from(ONE_TIME_PASSWORD_LIFETIME.as_millis()).unwrap_or(i64::MAX);
+    one_time.then(|| now_ms().saturating_add(lifetime))
 }
 
 fn member_of(row: &sqlx::any::AnyRow) -> Result<Member, StoreError> {

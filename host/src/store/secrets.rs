@@ -24,6 +24,18 @@ pub struct SecretInfo {
     pub updated_at: i64,
 }
 
+/// A secret sealed again with a new data key, and what it was before: the swap happens
+/// only if nothing changed it meanwhile.
+#[derive(Debug, Clone)]
+pub struct Resealed {
+    /// The secret's name.
+    pub name: String,
+    /// Its ciphertext as read.
+    pub before: Vec<u8>,
+    /// Its ciphertext under the new data key.
+    pub after: Vec<u8>,
+}
+
 fn data_key_of(row: &sqlx::any::AnyRow) -> Result<WrappedDataKey, StoreError> {
     let version: i64 = row.try_get("version")?;
     Ok(WrappedDataKey {
@@ -69,6 +81,54 @@ impl Store {
                 .bind(i64::from(key.version))
                 .execute(&mut *tx)
                 .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Adds `key` as a company's newest data key and swaps each secret's ciphertext for
+    /// its re-sealed one, in one transaction. Older data keys stay, so a value sealed with
+    /// one at the same moment still opens. A conflict when another rotation added that
+    /// version first or a secret changed meanwhile: nothing is kept then.
+    pub async fn rotate_data_key(
+        &self,
+        company: &str,
+        key: &WrappedDataKey,
+        resealed: &[Resealed],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let added = sqlx::query(
+            "INSERT INTO data_keys (company_id, version, wrapped, created_at) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (company_id, version) DO NOTHING",
+        )
+        .bind(company)
+        .bind(i64::from(key.version))
+        .bind(key.sealed.clone())
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await?;
+        if added.rows_affected() == 0 {
+            return Err(StoreError::Conflict(
+                "another rotation of this company's data key finished first; rotate again".into(),
+            ));
+        }
+        for secret in resealed {
+            let swapped = sqlx::query(
+                "UPDATE secrets SET ciphertext = $1 \
+                 WHERE company_id = $2 AND name = $3 AND ciphertext = $4",
+            )
+            .bind(secret.after.clone())
+            .bind(company)
+            .bind(&secret.name)
+            .bind(secret.before.clone())
+            .execute(&mut *tx)
+            .await?;
+            if swapped.rows_affected() == 0 {
+                return Err(StoreError::Conflict(format!(
+                    "the secret `{}` changed during the rotation; rotate again",
+                    secret.name
+                )));
+            }
         }
         tx.commit().await?;
         Ok(())

@@ -4,10 +4,12 @@
 //! A master-key list is text: one `VERSION:BASE64` entry per line (or separated by commas
 //! in `SLUICE_MASTER_KEY`); `#` starts a comment; a bare base64 key is version 1. The
 //! highest version wraps new data keys; older versions stay until every data key has been
-//! re-wrapped by `sluice admin rotate-keys`.
+//! re-wrapped by `sluice admin rotate-keys`, and `rotate-keys --retire-old` removes them.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
+
+use zeroize::Zeroizing;
 
 use super::{SecretKey, Vault};
 
@@ -153,10 +155,34 @@ impl MasterKeys {
             return Err(MasterKeyError::FromEnvironment);
         };
         let file = file.clone();
-        let version = self.keys.iter().map(|(v, _)| *v).max().unwrap_or(0) + 1;
+        let version = self.current_version() + 1;
         self.keys.push((version, SecretKey::generate()));
         self.write(&file)?;
         Ok(version)
+    }
+
+    /// The version of the newest key: the one that wraps new data keys.
+    pub fn current_version(&self) -> u32 {
+        self.keys.iter().map(|(v, _)| *v).max().unwrap_or(0)
+    }
+
+    /// Removes every key but the newest from the file, once no data key needs them;
+    /// returns the versions removed.
+    pub fn retire_older(&mut self) -> Result<Vec<u32>, MasterKeyError> {
+        let Origin::File(file) = &self.origin else {
+            return Err(MasterKeyError::FromEnvironment);
+        };
+        let file = file.clone();
+        let current = self.current_version();
+        let retired: Vec<u32> = self
+            .keys
+            .iter()
+            .map(|(v, _)| *v)
+            .filter(|v| *v != current)
+            .collect();
+        self.keys.retain(|(v, _)| *v == current);
+        self.write(&file)?;
+        Ok(retired)
     }
 
     /// Writes the keys to `file`, readable by its owner only, replacing it atomically.
@@ -169,12 +195,14 @@ impl MasterKeys {
         if let Some(dir) = file.parent() {
             std::fs::create_dir_all(dir).map_err(io)?;
         }
-        let mut text = String::from(
+        let mut text = Zeroizing::new(String::from(
             "# Sluice master keys: VERSION:BASE64, newest last. Keep this file secret and backed up:\n\
              # without it no secret in the database can be decrypted.\n",
-        );
+        ));
         for (version, key) in &self.keys {
-            text.push_str(&format!("{version}:{}\n", key.to_base64().as_str()));
+            text.push_str(&format!("{version}:"));
+            text.push_str(key.to_base64().as_str());
+            text.push('\n');
         }
         let temporary = file.with_extension("tmp");
         let mut options = std::fs::OpenOptions::new();
@@ -185,6 +213,14 @@ impl MasterKeys {
             options.mode(0o600);
         }
         let mut out = options.open(&temporary).map_err(io)?;
+        // The mode above applies only to a file it creates: one left by an earlier attempt
+        // keeps its own mode, so the mode is set again before a key is written.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            out.set_permissions(std::fs::Permissions::from_mode(0o600))
+                .map_err(io)?;
+        }
         out.write_all(text.as_bytes()).map_err(io)?;
         out.sync_all().map_err(io)?;
         std::fs::rename(&temporary, file).map_err(io)
@@ -216,6 +252,29 @@ mod tests {
         }
     }
 
+    #[cfg(unix)]
+    #[test]
+    fn the_key_file_is_owner_only_whatever_was_left_before() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("master.key");
+        let left = file.with_extension("tmp");
+        std::fs::write(&left, "left by a crash").expect("write");
+        std::fs::set_permissions(&left, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        let (mut keys, _) = MasterKeys::load(None, &file).expect("generate");
+        let mode =
+            |path: &Path| std::fs::metadata(path).expect("meta").permissions().mode() & 0o777;
+        assert_eq!(mode(&file), 0o600);
+        std::fs::write(&left, "left again").expect("write");
+        std::fs::set_permissions(&left, std::fs::Permissions::from_mode(0o666)).expect("chmod");
+        keys.add_new_key().expect("rotate");
+        assert_eq!(
+            mode(&file),
+            0o600,
+            "a rotation writes an owner-only file too"
+        );
+    }
+
     #[test]
     fn bad_entries_are_named_without_showing_the_key() {
         let key = SecretKey::generate();
@@ -230,6 +289,30 @@ mod tests {
         assert!(matches!(
             MasterKeys::parse("# only a comment\n", "test"),
             Err(MasterKeyError::Empty(_))
+        ));
+    }
+
+    #[test]
+    fn retiring_keeps_only_the_newest_key_and_what_it_wrapped_still_opens() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("master.key");
+        let (mut keys, _) = MasterKeys::load(None, &file).expect("generate");
+        keys.add_new_key().expect("rotate");
+        keys.add_new_key().expect("rotate");
+        let wrapped = keys.vault().new_data_key("acme", 1).expect("data key");
+        assert_eq!(keys.retire_older().expect("retire"), [1, 2]);
+        let (read, _) = MasterKeys::load(None, &file).expect("read");
+        assert_eq!(read.keys.len(), 1);
+        assert_eq!(read.current_version(), 3);
+        read.vault()
+            .rewrap("acme", &wrapped)
+            .expect("the newest key still opens what it wrapped");
+
+        let env = SecretKey::generate().to_base64().as_str().to_owned();
+        let (mut from_env, _) = MasterKeys::load(Some(&env), &file).expect("env");
+        assert!(matches!(
+            from_env.retire_older(),
+            Err(MasterKeyError::FromEnvironment)
         ));
     }
 

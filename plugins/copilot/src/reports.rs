@@ -85,7 +85,7 @@ pub fn sync(config: &Config) -> Result<Option<String>> {
     }
     log::info!("Copilot reports read for {with_data} days"; stream = "copilot_daily", days = with_data);
     let mut notes = Vec::new();
-    if with_data == 0 && first <= yesterday && still_pending.is_empty() {
+    if with_data == 0 && first <= yesterday {
         notes.push(format!(
             "GitHub has no Copilot usage report for `{}` from {} to {}: reports need Copilot seats with activity",
             config.org,
