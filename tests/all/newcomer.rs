@@ -195,51 +195,61 @@ async fn a_fresh_clone_serves_the_five_connectors_and_the_quick_start_syncs_gith
     );
     server.kill();
 
-    // A second start builds nothing and no longer asks for a first company.
+    // A second start publishes nothing again and no longer asks for a first company.
     let log = dir.path().join("second-start.log");
     let server = serve_building(&args, &log, &cargo_target).await;
     let second_start = std::fs::read_to_string(&log).expect("log");
     assert!(
-        !second_start.contains("building the connectors")
+        !second_start.contains("connector built and published")
             && !second_start.contains("no company exists yet"),
         "{second_start}"
     );
     server.kill();
 }
 
-#[tokio::test]
-async fn a_connector_that_fails_to_build_is_listed_with_its_error() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let sources = dir.path().join("sources");
-    let broken = sources.join("broken");
-    std::fs::create_dir_all(broken.join("src")).expect("mkdir");
+/// A connector crate of the bundled workspace in `sources`, listed in `marketplace`.
+fn bundled_crate(sources: &Path, marketplace: &Path, name: &str, code: &str) {
+    let dir = sources.join(name);
+    std::fs::create_dir_all(dir.join("src")).expect("mkdir");
     std::fs::write(
-        sources.join("Cargo.toml"),
-        "[workspace]\nresolver = \"3\"\nmembers = [\"broken\"]\n",
-    )
-    .expect("write");
-    std::fs::write(
-        broken.join("Cargo.toml"),
-        "[package]\nname = \"broken\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n[lib]\ncrate-type = [\"cdylib\"]\n",
-    )
-    .expect("write");
-    std::fs::write(broken.join("src/lib.rs"), "pub fn sync( {}\n").expect("write");
-    let manifest = std::fs::read_to_string(sluice_tests::guests::TRIVIAL_MANIFEST)
-        .expect("manifest")
-        .replacen("name = \"trivial\"", "name = \"broken\"", 1);
-    std::fs::write(broken.join("sluice.toml"), &manifest).expect("write");
-    let marketplace = dir.path().join("marketplace");
-    std::fs::create_dir_all(marketplace.join("broken/0.1.0")).expect("mkdir");
-    std::fs::write(marketplace.join("broken/0.1.0/sluice.toml"), &manifest).expect("write");
-    std::fs::write(
-        marketplace.join("index.toml"),
+        dir.join("Cargo.toml"),
         format!(
-            "[[connector]]\nname = \"broken\"\nversion = \"0.1.0\"\nmanifest = \"broken/0.1.0/sluice.toml\"\n\
-             artifact = \"broken/0.1.0/broken.wasm\"\nsha256 = \"{}\"\n",
-            "0".repeat(64)
+            "[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n[lib]\ncrate-type = [\"cdylib\"]\n"
         ),
     )
     .expect("write");
+    std::fs::write(dir.join("src/lib.rs"), code).expect("write");
+    let manifest = std::fs::read_to_string(sluice_tests::guests::TRIVIAL_MANIFEST)
+        .expect("manifest")
+        .replacen("name = \"trivial\"", &format!("name = \"{name}\""), 1);
+    std::fs::write(dir.join("sluice.toml"), &manifest).expect("write");
+    let listed = marketplace.join(name).join("0.1.0");
+    std::fs::create_dir_all(&listed).expect("mkdir");
+    std::fs::write(listed.join("sluice.toml"), &manifest).expect("write");
+    let index = marketplace.join("index.toml");
+    let mut text = std::fs::read_to_string(&index).unwrap_or_default();
+    text.push_str(&format!(
+        "[[connector]]\nname = \"{name}\"\nversion = \"0.1.0\"\nmanifest = \"{name}/0.1.0/sluice.toml\"\n\
+         artifact = \"{name}/0.1.0/{name}.wasm\"\nsha256 = \"{}\"\n\n",
+        "0".repeat(64)
+    ));
+    std::fs::write(index, text).expect("write");
+}
+
+#[tokio::test]
+async fn a_changed_connector_is_published_again_and_one_that_fails_to_build_is_listed_with_its_error()
+ {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sources = dir.path().join("sources");
+    let marketplace = dir.path().join("marketplace");
+    std::fs::create_dir_all(&sources).expect("mkdir");
+    std::fs::write(
+        sources.join("Cargo.toml"),
+        "[workspace]\nresolver = \"3\"\nmembers = [\"broken\", \"hollow\"]\n",
+    )
+    .expect("write");
+    bundled_crate(&sources, &marketplace, "broken", "pub fn sync( {}\n");
+    bundled_crate(&sources, &marketplace, "hollow", "");
     let data = dir.path().join("data");
     let args: Vec<String> = [
         "--data-dir",
@@ -251,8 +261,7 @@ async fn a_connector_that_fails_to_build_is_listed_with_its_error() {
     ]
     .map(str::to_owned)
     .to_vec();
-    let log = dir.path().join("serve.log");
-    let server = serve_building(&args, &log, &dir.path().join("target")).await;
+    let target = dir.path().join("target");
     let output = sluice(
         [
             "admin",
@@ -268,8 +277,32 @@ async fn a_connector_that_fails_to_build_is_listed_with_its_error() {
         .to_vec(),
     )
     .await;
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    let mut client = Client::new(&server, line_value(&stdout, "api token:"));
+    let token = line_value(&String::from_utf8_lossy(&output.stdout), "api token:").to_owned();
+    let start = |name: &str| {
+        let log = dir.path().join(format!("{name}.log"));
+        let (args, target) = (args.clone(), target.clone());
+        async move {
+            let server = serve_building(&args, &log, &target).await;
+            let text = std::fs::read_to_string(&log).expect("log");
+            (server, text)
+        }
+    };
+    let hollow_digest = || {
+        let index = std::fs::read_to_string(marketplace.join("index.toml")).expect("index");
+        index
+            .split("[[connector]]")
+            .find(|entry| entry.contains("name = \"hollow\""))
+            .and_then(|entry| {
+                entry
+                    .lines()
+                    .find(|l| l.starts_with("sha256"))
+                    .map(str::to_owned)
+            })
+            .expect("hollow is listed")
+    };
+
+    let (server, first) = start("first").await;
+    let mut client = Client::new(&server, &token);
     let market = client.get("/api/marketplace").await;
     assert_eq!(market[0]["name"], "broken");
     assert_eq!(market[0]["available"], false);
@@ -281,11 +314,48 @@ async fn a_connector_that_fails_to_build_is_listed_with_its_error() {
             && because.contains("unclosed delimiter"),
         "the listing says why: {because}"
     );
-    let served = std::fs::read_to_string(&log).expect("log");
-    assert!(
-        served.contains("connector could not be built; the others still work")
-            && served.contains("1/1"),
-        "{served}"
+    assert_eq!(
+        (&market[1]["name"], &market[1]["available"]),
+        (&json!("hollow"), &json!(true)),
+        "the others still work"
     );
+    assert!(
+        first.contains("connector could not be built; the others still work")
+            && first.contains("connector built and published progress=2/2 connector=hollow"),
+        "{first}"
+    );
+    server.kill();
+    let published = hollow_digest();
+
+    // A changed connector is built and published again.
+    std::fs::write(
+        sources.join("hollow/src/lib.rs"),
+        "#[unsafe(no_mangle)]\npub extern \"C\" fn version() -> u32 {\n    2\n}\n",
+    )
+    .expect("write");
+    let (server, second) = start("second").await;
+    assert!(
+        second.contains("connector built and published progress=2/2 connector=hollow"),
+        "{second}"
+    );
+    assert_ne!(
+        hollow_digest(),
+        published,
+        "the new build is what is published"
+    );
+    server.kill();
+
+    // A connector that no longer builds keeps serving what was published.
+    let republished = hollow_digest();
+    std::fs::write(sources.join("hollow/src/lib.rs"), "pub fn sync( {}\n").expect("write");
+    let (server, third) = start("third").await;
+    assert!(
+        third.contains("connector could not be rebuilt; its published artifact is served"),
+        "{third}"
+    );
+    assert_eq!(hollow_digest(), republished);
+    let mut client = Client::new(&server, &token);
+    let market = client.get("/api/marketplace").await;
+    assert_eq!(market[1]["available"], true, "{market}");
     server.kill();
 }

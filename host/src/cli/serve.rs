@@ -27,8 +27,8 @@ pub struct ServeArgs {
     #[arg(long, env = "SLUICE_MARKETPLACE", default_value = "marketplace")]
     marketplace: PathBuf,
     /// The source folder of the connectors that ship with Sluice (a cargo workspace, one
-    /// crate per connector): on start, each one the marketplace lists but has not built is
-    /// built and published, once. Needs cargo and the wasm32-wasip2 target; nothing is
+    /// crate per connector): on start, each one the marketplace lists is built, and
+    /// published when it changed. Needs cargo and the wasm32-wasip2 target; nothing is
     /// built when the folder does not exist.
     #[arg(long, env = "SLUICE_BUNDLED_CONNECTORS", default_value = "plugins")]
     bundled_connectors: PathBuf,
@@ -105,7 +105,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     let vault = Arc::new(args.data.master_keys()?.vault());
     let build_errors = if args.bundled_connectors.is_dir() {
-        bundled::build_missing(&args.marketplace, &args.bundled_connectors)?
+        bundled::build_and_publish(&args.marketplace, &args.bundled_connectors)?
     } else {
         Default::default()
     };
