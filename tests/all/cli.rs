@@ -195,3 +195,85 @@ async fn a_scaffolded_connector_builds_and_runs() {
     assert_eq!(record["data"]["status"], 200);
     assert_eq!(record["data"]["bytes"], "hello from the spy".len());
 }
+
+/// `sluice plugin run` of the trivial connector with `config`, and `extra` flags.
+async fn trivial_run(dir: &Path, config: &serde_json::Value, extra: &[&str]) -> Output {
+    let config = write_json(dir, "config.json", config);
+    let mut args: Vec<String> = [
+        "plugin",
+        "run",
+        guests::TRIVIAL_WASM,
+        "--manifest",
+        guests::TRIVIAL_MANIFEST,
+        "--config",
+        &config,
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    args.extend(extra.iter().map(ToString::to_string));
+    sluice(args).await
+}
+
+#[tokio::test]
+async fn plugin_run_exits_0_1_or_75_and_sums_the_run_up() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let succeeded = trivial_run(dir.path(), &json!({}), &[]).await;
+    assert_eq!(succeeded.status.code(), Some(0), "{}", stderr(&succeeded));
+    let text = stderr(&succeeded);
+    for line in [
+        "records:     1 (ticks 1)",
+        "http:        0 requests",
+        "wall time:   ",
+        "peak memory: ",
+    ] {
+        assert!(text.contains(line), "the summary has `{line}`: {text}");
+    }
+    assert!(
+        String::from_utf8_lossy(&succeeded.stdout)
+            .contains(r#""stream":"ticks","key":"1","data":{"n":1}"#),
+        "records go to stdout as JSON lines"
+    );
+
+    let failed = trivial_run(dir.path(), &json!({ "fail": "upstream" }), &[]).await;
+    assert_eq!(failed.status.code(), Some(1), "{}", stderr(&failed));
+    assert!(
+        stderr(&failed).contains("── failed"),
+        "{}",
+        stderr(&failed)
+    );
+
+    let limited = trivial_run(
+        dir.path(),
+        &json!({ "fail": "rate-limited", "wait_seconds": 3600 }),
+        &[],
+    )
+    .await;
+    assert_eq!(limited.status.code(), Some(75), "{}", stderr(&limited));
+    assert!(
+        stderr(&limited).contains("── rate limited: records and cursor so far are kept"),
+        "{}",
+        stderr(&limited)
+    );
+}
+
+#[tokio::test]
+async fn plugin_run_timeout_and_memory_flags_set_the_runs_caps() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let paused = trivial_run(dir.path(), &json!({ "pause_ms": 5_000 }), &["--timeout", "1s"]).await;
+    assert_eq!(paused.status.code(), Some(1));
+    assert!(
+        stderr(&paused).contains("error:       stopped: the run passed its 1s deadline"),
+        "{}",
+        stderr(&paused)
+    );
+
+    let config = write_json(dir.path(), "hog.json", &json!({ "behaviour": "memory-hog" }));
+    let hog = sluice(hostile_run(&config, &["--memory-mib", "24"])).await;
+    assert_eq!(hog.status.code(), Some(1));
+    let text = stderr(&hog);
+    assert!(
+        text.contains("error:       stopped: the connector tried to grow its memory to ")
+            && text.contains(&format!("over the cap of {} bytes", 24 << 20)),
+        "{text}"
+    );
+}

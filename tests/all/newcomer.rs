@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde_json::json;
 use sluice_tests::fakes::github::{FakeGitHub, ORG};
 
-use crate::process::{Client, Server, line_value, serve_command, start};
+use crate::process::{Client, Server, bootstrap, line_value, serve_command, start};
 use crate::support::sluice;
 
 /// The repository's folder.
@@ -262,22 +262,9 @@ async fn a_changed_connector_is_published_again_and_one_that_fails_to_build_is_l
     .map(str::to_owned)
     .to_vec();
     let target = dir.path().join("target");
-    let output = sluice(
-        [
-            "admin",
-            "bootstrap",
-            "--email",
-            "ada@acme.test",
-            "--company",
-            "Acme",
-            "--data-dir",
-            &data.display().to_string(),
-        ]
-        .map(str::to_owned)
-        .to_vec(),
-    )
-    .await;
-    let token = line_value(&String::from_utf8_lossy(&output.stdout), "api token:").to_owned();
+    let data_args = ["--data-dir".to_owned(), data.display().to_string()];
+    let stdout = bootstrap(&data_args, "ada@acme.test", "Acme").await;
+    let token = line_value(&stdout, "api token:").to_owned();
     let start = |name: &str| {
         let log = dir.path().join(format!("{name}.log"));
         let (args, target) = (args.clone(), target.clone());

@@ -273,3 +273,51 @@ async fn assert_canary_absent_from_database(database: &TestDatabase, data: &Path
     assert!(rows > 100, "the tables were read ({rows} rows)");
     pool.close().await;
 }
+
+#[tokio::test]
+async fn serve_takes_its_settings_from_the_environment_and_logs_json_for_machines() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let log = dir.path().join("serve.log");
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_sluice"));
+    command
+        .arg("serve")
+        .env("SLUICE_DATA_DIR", &data)
+        .env("SLUICE_LISTEN", format!("127.0.0.1:{port}"))
+        .env("SLUICE_LOG_FORMAT", "json")
+        .env("SLUICE_MARKETPLACE", dir.path().join("marketplace"))
+        .env_remove("SLUICE_MASTER_KEY")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("log"));
+    let server = crate::process::start(
+        command,
+        format!("http://127.0.0.1:{port}"),
+        std::time::Duration::from_secs(15),
+    )
+    .await;
+    server.kill();
+    assert!(data.join("sluice.db").is_file(), "the database is in SLUICE_DATA_DIR");
+    assert!(data.join("master.key").is_file(), "and so is the generated master key");
+    let text = std::fs::read_to_string(&log).expect("log");
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}")))
+        .collect();
+    let messages: Vec<&str> = lines
+        .iter()
+        .filter_map(|line| line["fields"]["message"].as_str())
+        .collect();
+    assert!(
+        messages.iter().any(|m| m.starts_with("GENERATED A NEW MASTER KEY")),
+        "the first start warns of the generated key: {messages:?}"
+    );
+    assert!(
+        lines.iter().any(|line| line["fields"]["message"] == "sluice is serving"
+            && line["fields"]["address"] == format!("127.0.0.1:{port}")),
+        "{text}"
+    );
+}

@@ -2,6 +2,7 @@
 //! connector produced them, across statement boundaries, last emission winning; a commit
 //! that no longer holds its run keeps nothing; log lines keep their order and text.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
 use sluice::runtime::{EmittedRecord, Level, LogLine, Source};
@@ -24,6 +25,21 @@ fn succeeded() -> RunFinish {
         peak_memory_bytes: 1 << 20,
         log_lines: 0,
         dropped_log_lines: 0,
+    }
+}
+
+/// A successful run's end with `records` and `state`, and no retry or log lines.
+fn succeeding<'a>(
+    finish: &'a RunFinish,
+    records: &'a [EmittedRecord],
+    state: Option<&'a BTreeMap<String, String>>,
+) -> RunEnd<'a> {
+    RunEnd {
+        finish,
+        records,
+        state,
+        retry: None,
+        log: &[],
     }
 }
 
@@ -70,16 +86,7 @@ async fn a_runs_records_commit_as_the_connector_wrote_them_and_only_while_it_hol
         let state = [("cursor".to_owned(), "2026-12-01".to_owned())].into();
         assert!(
             store
-                .finish_run(
-                    &run,
-                    RunEnd {
-                        finish: &succeeded(),
-                        records: &first,
-                        state: Some(&state),
-                        retry: None,
-                        log: &[],
-                    },
-                )
+                .finish_run(&run, succeeding(&succeeded(), &first, Some(&state)))
                 .await
                 .expect("commit"),
             "{label}: the run was held"
@@ -132,16 +139,7 @@ async fn a_runs_records_commit_as_the_connector_wrote_them_and_only_while_it_hol
             .expect("claim");
         assert!(
             store
-                .finish_run(
-                    &run,
-                    RunEnd {
-                        finish: &succeeded(),
-                        records: &records(2),
-                        state: Some(&state),
-                        retry: None,
-                        log: &[],
-                    },
-                )
+                .finish_run(&run, succeeding(&succeeded(), &records(2), Some(&state)))
                 .await
                 .expect("commit")
         );
@@ -375,16 +373,7 @@ async fn a_page_of_large_records_stops_at_its_byte_budget_and_says_more_follow()
             .expect("claim");
         assert!(
             store
-                .finish_run(
-                    &run,
-                    RunEnd {
-                        finish: &succeeded(),
-                        records: &large,
-                        state: None,
-                        retry: None,
-                        log: &[],
-                    },
-                )
+                .finish_run(&run, succeeding(&succeeded(), &large, None))
                 .await
                 .expect("commit")
         );
