@@ -192,19 +192,33 @@ impl Browser {
     }
 
     /// Waits until `probe` gives a value; panics naming `what` after 30 s.
-    pub async fn eventually<T, F, Fut>(&self, what: &str, mut probe: F) -> T
+    pub async fn eventually<T, F, Fut>(&self, what: &str, probe: F) -> T
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Option<T>>,
     {
-        let deadline = tokio::time::Instant::now() + PATIENCE;
+        self.eventually_within(PATIENCE, what, probe).await
+    }
+
+    /// Waits until `probe` gives a value; panics naming `what` after `patience`.
+    pub async fn eventually_within<T, F, Fut>(
+        &self,
+        patience: Duration,
+        what: &str,
+        mut probe: F,
+    ) -> T
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Option<T>>,
+    {
+        let deadline = tokio::time::Instant::now() + patience;
         loop {
             if let Some(value) = probe().await {
                 return value;
             }
             if tokio::time::Instant::now() > deadline {
                 self.screenshot("timed-out").await;
-                panic!("{what}: not seen within 30 s");
+                panic!("{what}: not seen within {patience:?}");
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
