@@ -2,8 +2,9 @@
 //! real headless Chromium against the `sluice` binary — sign in, install GitHub against the
 //! fake GitHub, test the connection, run it, watch its log lines arrive live, pause and
 //! resume, filter by level and text, open a link to one line, see a hostile line stay
-//! inert text, and find another company's pages closed — on SQLite and, when its URL is
-//! set, PostgreSQL.
+//! inert text, find another company's pages closed and a member offered no admin action —
+//! and a flood of live lines kept to a window the page holds; on SQLite and, when its URL
+//! is set, PostgreSQL.
 
 use std::panic::AssertUnwindSafe;
 use std::path::Path;
@@ -581,6 +582,64 @@ async fn scenario(
         );
     }
     b.screenshot("7-another-company").await;
+
+    // A member of acme reads its installs, runs and log lines, and is offered no admin action.
+    let (status, added) = api
+        .call(
+            reqwest::Method::POST,
+            &format!("/api/companies/{company}/members"),
+            Some(json!({ "email": "mo@acme.test", "role": "member" })),
+        )
+        .await;
+    assert_eq!(status, 201, "{label}: {added}");
+    let one_time = added["one_time_password"].as_str().expect("a password");
+    b.click("#sign-out").await;
+    b.find("#signin").await;
+    sign_in(b, "mo@acme.test", one_time).await;
+    choose_password(b).await;
+    wait_for_location(b, &format!("/companies/{company}/installs")).await;
+    b.find(&format!("[data-install='{installed}'] .schedule .row"))
+        .await;
+    let offered = b
+        .texts(".run-now, .toggle-schedule, button.danger, a.button, .schedule details")
+        .await;
+    assert!(
+        offered.is_empty(),
+        "{label}: a member is offered {offered:?}"
+    );
+    b.click("#bar nav a[href$='/marketplace']").await;
+    let note = b
+        .eventually("the marketplace card's note", || async {
+            b.texts("[data-connector=github] p.muted")
+                .await
+                .into_iter()
+                .find(|t| t.starts_with("Only an admin"))
+        })
+        .await;
+    assert_eq!(
+        note, "Only an admin of the company can install it.",
+        "{label}"
+    );
+    b.client
+        .goto(&format!("{base}/companies/{company}/marketplace/github"))
+        .await
+        .expect("open the install form");
+    let refused = b
+        .eventually("the install form refused", || async {
+            b.texts("main .error").await.into_iter().next()
+        })
+        .await;
+    assert_eq!(
+        refused, "Only an admin of the company can install connectors.",
+        "{label}"
+    );
+    assert!(b.texts("#install-form").await.is_empty(), "{label}");
+    b.click("#bar nav a[href$='/logs']").await;
+    b.eventually("acme's log lines, for its member", || async {
+        (!b.texts(".loglist .line").await.is_empty()).then_some(())
+    })
+    .await;
+    b.screenshot("8-member").await;
 }
 
 #[tokio::test]
