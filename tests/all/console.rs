@@ -303,6 +303,28 @@ async fn scenario(
     let secrets = api.get(&format!("/api/companies/{company}/secrets")).await;
     assert_eq!(secrets["items"][0]["name"], "github-token", "{label}");
 
+    // Secrets are write-only: names and dates, never values; a bad name is refused precisely.
+    b.click("#bar nav a[href$='/secrets']").await;
+    b.find("tr[data-secret='github-token']").await;
+    b.fill("#secret-form input[name=name]", "bad name!").await;
+    b.fill("#secret-form input[name=value]", "anything").await;
+    b.click("#secret-form button[type=submit]").await;
+    let refused = b
+        .eventually("the bad name refused", || async {
+            b.texts("main .error").await.into_iter().next()
+        })
+        .await;
+    assert!(
+        refused.contains("a secret's name is 1 to 100 letters, digits"),
+        "{label}: {refused}"
+    );
+    let source = b.client.source().await.expect("the page");
+    assert!(
+        !source.contains(TOKEN),
+        "{label}: a secret's value is never shown"
+    );
+    b.click("#bar nav a[href$='/installs']").await;
+
     // Run now: the run page follows the run to its end.
     b.click(&format!("[data-install='{installed}'] .run-now"))
         .await;
@@ -448,6 +470,15 @@ async fn scenario(
         (rows_of_run(b, &paused_run).await > 0).then_some(())
     })
     .await;
+
+    // The counts follow the log: both installs, and the hour's bar on the timeline.
+    b.eventually("lines counted by install", || async {
+        let installs = b.texts("ul[aria-label='Lines by install'] li").await;
+        (installs.len() == 2).then_some(())
+    })
+    .await;
+    let hours = b.texts(".timeline .bar").await;
+    assert!(!hours.is_empty(), "{label}: an hourly timeline");
 
     // Filter by level: the address keeps it, the server filters, the counts agree.
     b.choose("#log-filters select[name=level]", "error").await;

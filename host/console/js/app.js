@@ -14,6 +14,7 @@ import * as installs from './pages/installs.js';
 import * as runs from './pages/runs.js';
 import * as run from './pages/run.js';
 import * as logs from './pages/logs.js';
+import * as secrets from './pages/secrets.js';
 
 const C = '/companies/(?<company>[^/]+)';
 route(/^\/$/, home);
@@ -26,12 +27,14 @@ route(new RegExp(`^${C}/marketplace/(?<plugin>[^/]+)$`), install);
 route(new RegExp(`^${C}/runs$`), runs);
 route(new RegExp(`^${C}/runs/(?<run>[^/]+)$`), run);
 route(new RegExp(`^${C}/logs$`), logs);
+route(new RegExp(`^${C}/secrets$`), secrets);
 
 const SECTIONS = [
   ['installs', 'Installs'],
   ['marketplace', 'Marketplace'],
   ['runs', 'Runs'],
   ['logs', 'Logs'],
+  ['secrets', 'Secrets'],
 ];
 
 const bar = document.getElementById('bar');

@@ -48,6 +48,7 @@ const FILES: &[Asset] = embed![
     "js/pages/password.js",
     "js/pages/run.js",
     "js/pages/runs.js",
+    "js/pages/secrets.js",
     "js/pages/signin.js",
 ];
 
