@@ -146,12 +146,19 @@ impl Browser {
 
     /// The element matching `css`, waiting for it to appear.
     pub async fn find(&self, css: &str) -> fantoccini::elements::Element {
-        self.client
+        match self
+            .client
             .wait()
             .at_most(PATIENCE)
             .for_element(Locator::Css(css))
             .await
-            .unwrap_or_else(|e| panic!("no `{css}` on the page within 30 s: {e}"))
+        {
+            Ok(element) => element,
+            Err(e) => {
+                self.screenshot("not-found").await;
+                panic!("no `{css}` on the page within 30 s: {e}")
+            }
+        }
     }
 
     /// Clicks the element matching `css`.

@@ -323,6 +323,21 @@ async fn scenario(
         !source.contains(TOKEN),
         "{label}: a secret's value is never shown"
     );
+
+    // The owner adds a member; the new account's one-time password is shown once.
+    b.click("#bar nav a[href$='/members']").await;
+    b.find("tr[data-member='ada@acme.test']").await;
+    b.fill("#member-form input[name=email]", "mo@acme.test")
+        .await;
+    b.choose("#member-form select[name=role]", "member").await;
+    b.click("#member-form button[type=submit]").await;
+    let member_password = b
+        .find("#one-time-password")
+        .await
+        .text()
+        .await
+        .expect("a password");
+    assert!(member_password.len() >= 12, "{label}: {member_password}");
     b.click("#bar nav a[href$='/installs']").await;
 
     // Run now: the run page follows the run to its end.
@@ -586,6 +601,25 @@ async fn scenario(
     );
     b.screenshot("6-link-to-a-line").await;
 
+    // The audit log says who did what.
+    b.click("#bar nav a[href$='/audit']").await;
+    b.find("tr[data-action]").await;
+    let actions = b
+        .js(
+            "return [...document.querySelectorAll('tr[data-action]')].map((r) => r.dataset.action)",
+            vec![],
+        )
+        .await;
+    for action in ["secret.put", "install.create", "run.start", "member.add"] {
+        assert!(
+            actions
+                .as_array()
+                .expect("actions")
+                .contains(&json!(action)),
+            "{label}: `{action}` in {actions}"
+        );
+    }
+
     // Another company's person finds acme's pages closed.
     b.click("#sign-out").await;
     b.find("#signin").await;
@@ -615,18 +649,9 @@ async fn scenario(
     b.screenshot("7-another-company").await;
 
     // A member of acme reads its installs, runs and log lines, and is offered no admin action.
-    let (status, added) = api
-        .call(
-            reqwest::Method::POST,
-            &format!("/api/companies/{company}/members"),
-            Some(json!({ "email": "mo@acme.test", "role": "member" })),
-        )
-        .await;
-    assert_eq!(status, 201, "{label}: {added}");
-    let one_time = added["one_time_password"].as_str().expect("a password");
     b.click("#sign-out").await;
     b.find("#signin").await;
-    sign_in(b, "mo@acme.test", one_time).await;
+    sign_in(b, "mo@acme.test", &member_password).await;
     choose_password(b).await;
     wait_for_location(b, &format!("/companies/{company}/installs")).await;
     b.find(&format!("[data-install='{installed}'] .schedule .row"))

@@ -15,6 +15,8 @@ import * as runs from './pages/runs.js';
 import * as run from './pages/run.js';
 import * as logs from './pages/logs.js';
 import * as secrets from './pages/secrets.js';
+import * as members from './pages/members.js';
+import * as audit from './pages/audit.js';
 
 const C = '/companies/(?<company>[^/]+)';
 route(/^\/$/, home);
@@ -28,6 +30,8 @@ route(new RegExp(`^${C}/runs$`), runs);
 route(new RegExp(`^${C}/runs/(?<run>[^/]+)$`), run);
 route(new RegExp(`^${C}/logs$`), logs);
 route(new RegExp(`^${C}/secrets$`), secrets);
+route(new RegExp(`^${C}/members$`), members);
+route(new RegExp(`^${C}/audit$`), audit);
 
 const SECTIONS = [
   ['installs', 'Installs'],
@@ -35,6 +39,8 @@ const SECTIONS = [
   ['runs', 'Runs'],
   ['logs', 'Logs'],
   ['secrets', 'Secrets'],
+  ['members', 'Members'],
+  ['audit', 'Audit log'],
 ];
 
 const bar = document.getElementById('bar');
