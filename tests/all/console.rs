@@ -338,6 +338,21 @@ async fn scenario(
         .await
         .expect("a password");
     assert!(member_password.len() >= 12, "{label}: {member_password}");
+
+    // The owner creates an API token; its value, shown once, works for a script.
+    b.click("#bar nav a[href$='/tokens']").await;
+    b.fill("#token-form input[name=name]", "nightly export")
+        .await;
+    b.choose("#token-form select[name=role]", "member").await;
+    b.click("#token-form button[type=submit]").await;
+    let value = b.find("#token-value").await.text().await.expect("a value");
+    let script = reqwest::Client::new()
+        .get(format!("{base}/api/companies/{company}/installs"))
+        .bearer_auth(&value)
+        .send()
+        .await
+        .expect("the server answers");
+    assert_eq!(script.status(), 200, "{label}: the new token works");
     b.click("#bar nav a[href$='/installs']").await;
 
     // Run now: the run page follows the run to its end.
@@ -654,6 +669,19 @@ async fn scenario(
     sign_in(b, "mo@acme.test", &member_password).await;
     choose_password(b).await;
     wait_for_location(b, &format!("/companies/{company}/installs")).await;
+    let sections = b.texts("#bar nav a").await;
+    assert_eq!(
+        sections,
+        [
+            "Installs",
+            "Marketplace",
+            "Runs",
+            "Logs",
+            "Secrets",
+            "Members"
+        ],
+        "{label}: a member's sections"
+    );
     b.find(&format!("[data-install='{installed}'] .schedule .row"))
         .await;
     let offered = b

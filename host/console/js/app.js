@@ -17,6 +17,7 @@ import * as logs from './pages/logs.js';
 import * as secrets from './pages/secrets.js';
 import * as members from './pages/members.js';
 import * as audit from './pages/audit.js';
+import * as tokens from './pages/tokens.js';
 
 const C = '/companies/(?<company>[^/]+)';
 route(/^\/$/, home);
@@ -32,16 +33,20 @@ route(new RegExp(`^${C}/logs$`), logs);
 route(new RegExp(`^${C}/secrets$`), secrets);
 route(new RegExp(`^${C}/members$`), members);
 route(new RegExp(`^${C}/audit$`), audit);
+route(new RegExp(`^${C}/tokens$`), tokens);
 
+// The sections, with the least role that may open each.
 const SECTIONS = [
-  ['installs', 'Installs'],
-  ['marketplace', 'Marketplace'],
-  ['runs', 'Runs'],
-  ['logs', 'Logs'],
-  ['secrets', 'Secrets'],
-  ['members', 'Members'],
-  ['audit', 'Audit log'],
+  ['installs', 'Installs', 'member'],
+  ['marketplace', 'Marketplace', 'member'],
+  ['runs', 'Runs', 'member'],
+  ['logs', 'Logs', 'member'],
+  ['secrets', 'Secrets', 'member'],
+  ['members', 'Members', 'member'],
+  ['audit', 'Audit log', 'admin'],
+  ['tokens', 'API tokens', 'owner'],
 ];
+const RANKS = { member: 0, admin: 1, owner: 2 };
 
 const bar = document.getElementById('bar');
 const main = document.getElementById('main');
@@ -111,7 +116,7 @@ function drawBar(company, path) {
       session.companies.map((c) => h('option', { value: c.id, selected: here && c.id === company }, `${c.name} (${c.role})`))))
     : null;
   const nav = here
-    ? h('nav', { 'aria-label': 'Sections' }, SECTIONS.map(([slug, label]) => h('a', {
+    ? h('nav', { 'aria-label': 'Sections' }, SECTIONS.filter(([, , least]) => RANKS[here.role] >= RANKS[least]).map(([slug, label]) => h('a', {
       href: `/companies/${encodeURIComponent(company)}/${slug}`,
       'aria-current': section === slug ? 'page' : null,
     }, label)))

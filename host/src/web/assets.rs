@@ -52,6 +52,7 @@ const FILES: &[Asset] = embed![
     "js/pages/runs.js",
     "js/pages/secrets.js",
     "js/pages/signin.js",
+    "js/pages/tokens.js",
 ];
 
 /// The digest of every file, the shell included: the version in asset paths.
