@@ -1,6 +1,7 @@
 //! The console: its pages and files as the server answers them, and a person using it in a
 //! real headless Chromium against the `sluice` binary — sign in, install GitHub against the
-//! fake GitHub, test the connection, run it, watch its log lines arrive live, pause and
+//! fake GitHub, test the connection, set secrets, add a member, create an API token,
+//! correct the directory of people, run it, watch its log lines arrive live, pause and
 //! resume, filter by level and text, open a link to one line, see a hostile line stay
 //! inert text, find another company's pages closed and a member offered no admin action —
 //! and a flood of live lines kept to a window the page holds; on SQLite and, when its URL
@@ -146,6 +147,7 @@ async fn in_chromium_a_person_installs_github_runs_it_and_follows_its_log_lines_
     let dir = tempfile::tempdir().expect("tempdir");
     let marketplace = dir.path().join("marketplace");
     publish(guests::GITHUB_WASM, guests::GITHUB_MANIFEST, &marketplace).await;
+    publish(guests::PEOPLE_WASM, guests::PEOPLE_MANIFEST, &marketplace).await;
     let fake = FakeGitHub::start(TOKEN).await.expect("fake GitHub");
     for database in databases(dir.path()).await {
         let label = database.label;
@@ -353,6 +355,74 @@ async fn scenario(
         .await
         .expect("the server answers");
     assert_eq!(script.status(), 200, "{label}: the new token works");
+
+    // The directory of people: an admin moves an identity to a person and splits one off.
+    let (status, directory) = api
+        .call(
+            reqwest::Method::POST,
+            &format!("/api/companies/{company}/installs"),
+            Some(json!({ "plugin": "people", "config": { "logins": ["mona", "hubot"] } })),
+        )
+        .await;
+    assert_eq!(status, 201, "{label}: {directory}");
+    let seen = api
+        .run(company, directory["id"].as_str().expect("an install"))
+        .await;
+    assert_eq!(seen["status"], "succeeded", "{label}: {seen}");
+    b.click("#bar nav a[href$='/people']").await;
+    b.fill("#people-search input[name=q]", "mona").await;
+    b.click("#people-search button[type=submit]").await;
+    wait_for_location(b, &format!("/companies/{company}/people?q=mona")).await;
+    b.find("[data-identity='github:mona']").await;
+    assert_eq!(
+        b.texts("[data-person]").await.len(),
+        1,
+        "{label}: only mona matches"
+    );
+    let mona = b
+        .js(
+            "return document.querySelector(\"[data-identity='github:mona']\").closest('[data-person]').dataset.person",
+            vec![],
+        )
+        .await;
+    let mona = mona.as_str().expect("a person").to_owned();
+    b.fill(
+        &format!("[data-person='{mona}'] input[name=system]"),
+        "slack",
+    )
+    .await;
+    b.fill(&format!("[data-person='{mona}'] input[name=id]"), "U042")
+        .await;
+    b.click(&format!("[data-person='{mona}'] form button"))
+        .await;
+    b.find(&format!(
+        "[data-person='{mona}'] [data-identity='slack:U042']"
+    ))
+    .await;
+    b.js(
+        "document.querySelector(`[data-person='${arguments[0]}'] [data-identity='github:mona'] .split`).click(); return true",
+        vec![json!(mona)],
+    )
+    .await;
+    let split = b
+        .eventually("github:mona split off", || async {
+            let owner = b
+                .js(
+                    "const found = document.querySelector(\"[data-identity='github:mona']\"); return found && found.closest('[data-person]').dataset.person",
+                    vec![],
+                )
+                .await;
+            owner.as_str().filter(|p| *p != mona).map(str::to_owned)
+        })
+        .await;
+    assert_ne!(split, mona, "{label}");
+    let kept = b
+        .texts(&format!("[data-person='{mona}'] [data-identity] code"))
+        .await;
+    assert!(
+        kept.contains(&"slack: U042".to_owned()),
+        "{label}: {kept:?}"
+    );
     b.click("#bar nav a[href$='/installs']").await;
 
     // Run now: the run page follows the run to its end.
@@ -625,7 +695,13 @@ async fn scenario(
             vec![],
         )
         .await;
-    for action in ["secret.put", "install.create", "run.start", "member.add"] {
+    for action in [
+        "secret.put",
+        "install.create",
+        "run.start",
+        "member.add",
+        "person.link",
+    ] {
         assert!(
             actions
                 .as_array()
@@ -677,6 +753,7 @@ async fn scenario(
             "Marketplace",
             "Runs",
             "Logs",
+            "People",
             "Secrets",
             "Members"
         ],

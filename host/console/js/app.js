@@ -18,6 +18,7 @@ import * as secrets from './pages/secrets.js';
 import * as members from './pages/members.js';
 import * as audit from './pages/audit.js';
 import * as tokens from './pages/tokens.js';
+import * as people from './pages/people.js';
 
 const C = '/companies/(?<company>[^/]+)';
 route(/^\/$/, home);
@@ -34,6 +35,7 @@ route(new RegExp(`^${C}/secrets$`), secrets);
 route(new RegExp(`^${C}/members$`), members);
 route(new RegExp(`^${C}/audit$`), audit);
 route(new RegExp(`^${C}/tokens$`), tokens);
+route(new RegExp(`^${C}/people$`), people);
 
 // The sections, with the least role that may open each.
 const SECTIONS = [
@@ -41,6 +43,7 @@ const SECTIONS = [
   ['marketplace', 'Marketplace', 'member'],
   ['runs', 'Runs', 'member'],
   ['logs', 'Logs', 'member'],
+  ['people', 'People', 'member'],
   ['secrets', 'Secrets', 'member'],
   ['members', 'Members', 'member'],
   ['audit', 'Audit log', 'admin'],

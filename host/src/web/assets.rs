@@ -48,6 +48,7 @@ const FILES: &[Asset] = embed![
     "js/pages/marketplace.js",
     "js/pages/members.js",
     "js/pages/password.js",
+    "js/pages/people.js",
     "js/pages/run.js",
     "js/pages/runs.js",
     "js/pages/secrets.js",
