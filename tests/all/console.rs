@@ -297,6 +297,41 @@ async fn scenario(
         })
         .await;
     b.find(&format!("[data-install='{installed}']")).await;
+    // Its default schedule, with the next due times; disabled here so no slot runs mid-test.
+    let schedule = format!("[data-install='{installed}'] .schedule");
+    let shown = b
+        .eventually("the default schedule", || async {
+            let text = b.texts(&format!("{schedule} .row p")).await.join(" ");
+            text.contains("next:").then_some(text)
+        })
+        .await;
+    assert!(
+        shown.starts_with("Runs on 0 * * * * (UTC)"),
+        "{label}: {shown}"
+    );
+    b.click(&format!("{schedule} .toggle-schedule")).await;
+    b.eventually("the schedule disabled", || async {
+        let text = b.texts(&format!("{schedule} .row p")).await.join(" ");
+        (text.contains("— disabled") && !text.contains("next:")).then_some(())
+    })
+    .await;
+    let kept = api
+        .get(&format!(
+            "/api/companies/{company}/installs/{installed}/schedule"
+        ))
+        .await;
+    assert_eq!(kept["enabled"], false, "{label}: {kept}");
+    b.click(&format!("{schedule} details summary")).await;
+    b.fill(&format!("{schedule} input[name=cron]"), "*/30 * * * *")
+        .await;
+    b.click(&format!("{schedule} details button[type=submit]"))
+        .await;
+    b.eventually("the schedule changed", || async {
+        let text = b.texts(&format!("{schedule} .row p")).await.join(" ");
+        text.starts_with("Runs on */30 * * * * (UTC) — disabled")
+            .then_some(())
+    })
+    .await;
     let source = b.client.source().await.expect("the page");
     assert!(
         !source.contains(TOKEN),
@@ -340,6 +375,20 @@ async fn scenario(
         .await
         .expect("a password");
     assert!(member_password.len() >= 12, "{label}: {member_password}");
+    b.click("#added a").await;
+    let role = "tr[data-member='mo@acme.test'] select";
+    for wanted in ["admin", "member"] {
+        b.choose(role, wanted).await;
+        let mut now = String::new();
+        for _ in 0..300 {
+            now = role_of(&mut api, company, "mo@acme.test").await;
+            if now == wanted {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert_eq!(now, wanted, "{label}: the owner changed mo's role");
+    }
 
     // The owner creates an API token; its value, shown once, works for a script.
     b.click("#bar nav a[href$='/tokens']").await;
@@ -355,6 +404,28 @@ async fn scenario(
         .await
         .expect("the server answers");
     assert_eq!(script.status(), 200, "{label}: the new token works");
+    b.click("#created a").await;
+    b.click("tr[data-token='nightly export'] button.danger")
+        .await;
+    b.client.accept_alert().await.expect("the confirmation");
+    b.eventually("the token revoked", || async {
+        b.texts("tr[data-token='nightly export'] button")
+            .await
+            .is_empty()
+            .then_some(())
+    })
+    .await;
+    let refused = reqwest::Client::new()
+        .get(format!("{base}/api/companies/{company}/installs"))
+        .bearer_auth(&value)
+        .send()
+        .await
+        .expect("the server answers");
+    assert_eq!(
+        refused.status(),
+        401,
+        "{label}: a revoked token stops working"
+    );
 
     // The directory of people: an admin moves an identity to a person and splits one off.
     let (status, directory) = api
@@ -571,10 +642,10 @@ async fn scenario(
     })
     .await;
 
-    // The counts follow the log: both installs, and the hour's bar on the timeline.
+    // The counts follow the log: the lines of all three installs, and the hour's bar.
     b.eventually("lines counted by install", || async {
         let installs = b.texts("ul[aria-label='Lines by install'] li").await;
-        (installs.len() == 2).then_some(())
+        (installs.len() == 3).then_some(())
     })
     .await;
     let hours = b.texts(".timeline .bar").await;
@@ -986,6 +1057,19 @@ async fn window_of(b: &Browser) -> Window {
         first: found["first"].as_i64().expect("first"),
         last: found["last"].as_i64().expect("last"),
     }
+}
+
+/// A member's role, as the API says.
+async fn role_of(api: &mut Client, company: &str, email: &str) -> String {
+    let members = api.get(&format!("/api/companies/{company}/members")).await;
+    members["items"]
+        .as_array()
+        .expect("members")
+        .iter()
+        .find(|m| m["email"] == email)
+        .and_then(|m| m["role"].as_str())
+        .unwrap_or_default()
+        .to_owned()
 }
 
 async fn sign_in(b: &Browser, email: &str, password: &str) {
