@@ -758,6 +758,47 @@ async fn scenario(
     );
     b.screenshot("6-link-to-a-line").await;
 
+    // Filter by install and source, then a time range that ends in the past.
+    b.choose("#log-filters select[name=install]", &hostile)
+        .await;
+    b.choose("#log-filters select[name=source]", "host").await;
+    b.fill("#log-filters input[name=q]", "").await;
+    b.click("#apply-filters").await;
+    wait_for_location(
+        b,
+        &format!("/companies/{company}/logs?install={hostile}&source=host"),
+    )
+    .await;
+    b.eventually("only the hostile install's host lines", || async {
+        let rows = b
+            .js(
+                "return [...document.querySelectorAll('.loglist .line')].map((l) => [l.querySelector('a.run').title, l.querySelector('.source').textContent])",
+                vec![],
+            )
+            .await;
+        let rows = rows.as_array()?.clone();
+        let expected = json!([format!("Run {hostile_run}"), "host"]);
+        (!rows.is_empty() && rows.iter().all(|r| *r == expected)).then_some(())
+    })
+    .await;
+    b.client
+        .goto(&format!(
+            "{base}/companies/{company}/logs?until=2020-01-01T00:00:00Z"
+        ))
+        .await
+        .expect("open a past range");
+    let none = b
+        .eventually("the empty range", || async {
+            b.texts("#no-lines").await.into_iter().next()
+        })
+        .await;
+    assert_eq!(none, "No log line matches these filters.", "{label}");
+    let toolbar = b.texts(".logview .toolbar").await.join(" ");
+    assert!(
+        toolbar.contains("This view ends in the past: no live tail."),
+        "{label}: {toolbar}"
+    );
+
     // The audit log says who did what.
     b.click("#bar nav a[href$='/audit']").await;
     b.find("tr[data-action]").await;
