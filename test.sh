@@ -1,11 +1,19 @@
 #!/usr/bin/env bash
 # Runs every test of Sluice. Installs the wasm target first if it is missing, because
-# the tests build real connector components.
+# the tests build real connector components, and Debian's Chromium and ChromeDriver,
+# because the console's tests drive a real headless browser.
 set -euo pipefail
 cd "$(dirname "$0")"
 toolchain="$(sed -n 's/^channel *= *"\(.*\)"/\1/p' rust-toolchain.toml)"
 if ! rustup +"$toolchain" target list --installed 2>/dev/null | grep -qx wasm32-wasip2; then
     echo "installing the wasm32-wasip2 target for $toolchain"
     rustup target add --toolchain "$toolchain" wasm32-wasip2
+fi
+if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
+    echo "installing Debian's chromium and chromium-driver for the console's browser tests"
+    sudo=""
+    if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium chromium-driver
 fi
 cargo test --workspace --locked "$@"

@@ -151,6 +151,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 pub fn app(state: AppState) -> Router {
     let (router, _) = documented().split_for_parts();
     router
+        .merge(crate::web::console())
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async {
             (

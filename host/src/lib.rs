@@ -5,8 +5,8 @@
 //! [`egress`] is their only way out, [`manifest`] reads what a connector asks for,
 //! [`secrets`] keeps secret values out of every log line, [`vault`] encrypts stored
 //! secrets, [`store`] holds all SQL, [`marketplace`] is the catalogue, [`scheduler`] is the
-//! run queue and the schedules, [`worker`] runs one run, [`api`] is the REST API, [`web`] the live log's
-//! event stream, [`log_feed`] the broadcast behind it,
+//! run queue and the schedules, [`worker`] runs one run, [`api`] is the REST API, [`web`] the console's
+//! pages and the live log's event stream, [`log_feed`] the broadcast behind it,
 //! [`access`] the credentials, and [`cli`] is the `sluice` command.
 
 pub mod access;

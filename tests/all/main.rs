@@ -1,7 +1,9 @@
 //! Sluice's integration tests: one binary, so the build stays fast.
 
 mod api;
+mod browser;
 mod cli;
+mod console;
 mod copilot;
 mod directory;
 mod egress;
