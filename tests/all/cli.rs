@@ -228,9 +228,13 @@ async fn plugin_run_exits_0_1_or_75_and_sums_the_run_up() {
     ] {
         assert!(text.contains(line), "the summary has `{line}`: {text}");
     }
-    assert!(
-        String::from_utf8_lossy(&succeeded.stdout)
-            .contains(r#""stream":"ticks","key":"1","data":{"n":1}"#),
+    let records: Vec<serde_json::Value> = String::from_utf8_lossy(&succeeded.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a JSON line"))
+        .collect();
+    assert_eq!(
+        records,
+        [json!({ "stream": "ticks", "key": "1", "data": { "n": 1 } })],
         "records go to stdout as JSON lines"
     );
 
