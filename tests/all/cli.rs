@@ -240,11 +240,7 @@ async fn plugin_run_exits_0_1_or_75_and_sums_the_run_up() {
 
     let failed = trivial_run(dir.path(), &json!({ "fail": "upstream" }), &[]).await;
     assert_eq!(failed.status.code(), Some(1), "{}", stderr(&failed));
-    assert!(
-        stderr(&failed).contains("── failed"),
-        "{}",
-        stderr(&failed)
-    );
+    assert!(stderr(&failed).contains("── failed"), "{}", stderr(&failed));
 
     let limited = trivial_run(
         dir.path(),
@@ -263,7 +259,12 @@ async fn plugin_run_exits_0_1_or_75_and_sums_the_run_up() {
 #[tokio::test]
 async fn plugin_run_timeout_and_memory_flags_set_the_runs_caps() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let paused = trivial_run(dir.path(), &json!({ "pause_ms": 5_000 }), &["--timeout", "1s"]).await;
+    let paused = trivial_run(
+        dir.path(),
+        &json!({ "pause_ms": 5_000 }),
+        &["--timeout", "1s"],
+    )
+    .await;
     assert_eq!(paused.status.code(), Some(1));
     assert!(
         stderr(&paused).contains("error:       stopped: the run passed its 1s deadline"),
@@ -271,7 +272,11 @@ async fn plugin_run_timeout_and_memory_flags_set_the_runs_caps() {
         stderr(&paused)
     );
 
-    let config = write_json(dir.path(), "hog.json", &json!({ "behaviour": "memory-hog" }));
+    let config = write_json(
+        dir.path(),
+        "hog.json",
+        &json!({ "behaviour": "memory-hog" }),
+    );
     let hog = sluice(hostile_run(&config, &["--memory-mib", "24"])).await;
     assert_eq!(hog.status.code(), Some(1));
     let text = stderr(&hog);

@@ -300,8 +300,14 @@ async fn serve_takes_its_settings_from_the_environment_and_logs_json_for_machine
     )
     .await;
     server.kill();
-    assert!(data.join("sluice.db").is_file(), "the database is in SLUICE_DATA_DIR");
-    assert!(data.join("master.key").is_file(), "and so is the generated master key");
+    assert!(
+        data.join("sluice.db").is_file(),
+        "the database is in SLUICE_DATA_DIR"
+    );
+    assert!(
+        data.join("master.key").is_file(),
+        "and so is the generated master key"
+    );
     let text = std::fs::read_to_string(&log).expect("log");
     let lines: Vec<serde_json::Value> = text
         .lines()
@@ -312,12 +318,16 @@ async fn serve_takes_its_settings_from_the_environment_and_logs_json_for_machine
         .filter_map(|line| line["fields"]["message"].as_str())
         .collect();
     assert!(
-        messages.iter().any(|m| m.starts_with("GENERATED A NEW MASTER KEY")),
+        messages
+            .iter()
+            .any(|m| m.starts_with("GENERATED A NEW MASTER KEY")),
         "the first start warns of the generated key: {messages:?}"
     );
     assert!(
-        lines.iter().any(|line| line["fields"]["message"] == "sluice is serving"
-            && line["fields"]["address"] == format!("127.0.0.1:{port}")),
+        lines
+            .iter()
+            .any(|line| line["fields"]["message"] == "sluice is serving"
+                && line["fields"]["address"] == format!("127.0.0.1:{port}")),
         "{text}"
     );
 }
