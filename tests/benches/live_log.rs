@@ -23,7 +23,7 @@ use sluice::store::{InstallGrants, NewInstall, Store};
 use sluice::vault::{SecretKey, Vault};
 use sluice::worker::Worker;
 use sluice_tests::queued::claimed_run;
-use sluice_tests::scratch::ScratchSchema;
+use sluice_tests::scratch::on_each_database;
 
 /// Lines one measurement keeps.
 const LINES: usize = 50_000;
@@ -181,13 +181,9 @@ fn main() -> anyhow::Result<()> {
     tokio.block_on(async {
         sqlx::any::install_default_drivers();
         let dir = tempfile::tempdir()?;
-        measure("SQLite", &Store::sqlite_url(&dir.path().join("bench.db"))).await?;
-        if let Ok(base) = std::env::var("SLUICE_TEST_DATABASE_URL") {
-            let schema = ScratchSchema::create(&base, "sluice_bench").await?;
-            let measured = measure("PostgreSQL", &schema.url).await;
-            schema.drop().await?;
-            measured?;
-        }
-        Ok(())
+        on_each_database(dir.path(), |label, url| async move {
+            measure(label, &url).await
+        })
+        .await
     })
 }

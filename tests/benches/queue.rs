@@ -23,7 +23,7 @@ use sluice::secrets::SecretSet;
 use sluice::store::{InstallGrants, NewInstall, NewRun, RunCall, RunTrigger, Store, now_ms};
 use sluice::vault::{SecretKey, Vault};
 use sluice::worker::Worker;
-use sluice_tests::scratch::ScratchSchema;
+use sluice_tests::scratch::on_each_database;
 use sluice_tests::{DiscardLog, guests};
 
 /// Installs the runs spread over (an install runs one run at a time).
@@ -258,18 +258,11 @@ fn main() -> anyhow::Result<()> {
         .build()?;
     tokio.block_on(async {
         let dir = tempfile::tempdir()?;
-        measure(
-            "SQLite",
-            &Store::sqlite_url(&dir.path().join("bench.db")),
-            dir.path(),
-        )
-        .await?;
-        if let Ok(base) = std::env::var("SLUICE_TEST_DATABASE_URL") {
-            let schema = ScratchSchema::create(&base, "sluice_bench").await?;
-            let measured = measure("PostgreSQL", &schema.url, dir.path()).await;
-            schema.drop().await?;
-            measured?;
-        }
-        Ok(())
+        let path = dir.path().to_owned();
+        on_each_database(dir.path(), |label, url| {
+            let path = path.clone();
+            async move { measure(label, &url, &path).await }
+        })
+        .await
     })
 }

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant, SystemTime};
 use sluice::runtime::{EmittedRecord, Level, LogLine, Source};
 use sluice::store::{RunEnd, RunFinish, Store};
 use sluice_tests::queued::{claimed_run, company_with_install};
-use sluice_tests::scratch::ScratchSchema;
+use sluice_tests::scratch::on_each_database;
 use sqlx::Executor as _;
 
 const RECORDS: usize = 100_000;
@@ -311,13 +311,9 @@ fn main() -> anyhow::Result<()> {
     tokio.block_on(async {
         sqlx::any::install_default_drivers();
         let dir = tempfile::tempdir()?;
-        measure("SQLite", &Store::sqlite_url(&dir.path().join("bench.db"))).await?;
-        if let Ok(base) = std::env::var("SLUICE_TEST_DATABASE_URL") {
-            let schema = ScratchSchema::create(&base, "sluice_bench").await?;
-            let measured = measure("PostgreSQL", &schema.url).await;
-            schema.drop().await?;
-            measured?;
-        }
-        Ok(())
+        on_each_database(dir.path(), |label, url| async move {
+            measure(label, &url).await
+        })
+        .await
     })
 }

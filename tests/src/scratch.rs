@@ -39,3 +39,25 @@ impl ScratchSchema {
         Ok(())
     }
 }
+
+/// Runs `measure` with the URL of a fresh SQLite file in `dir`, then — when
+/// `SLUICE_TEST_DATABASE_URL` is set — of a fresh PostgreSQL schema, dropped afterwards:
+/// the databases every benchmark measures on.
+pub async fn on_each_database<F, Fut>(dir: &std::path::Path, mut measure: F) -> anyhow::Result<()>
+where
+    F: FnMut(&'static str, String) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    measure(
+        "SQLite",
+        sluice::store::Store::sqlite_url(&dir.join("bench.db")),
+    )
+    .await?;
+    if let Ok(base) = std::env::var("SLUICE_TEST_DATABASE_URL") {
+        let schema = ScratchSchema::create(&base, "sluice_bench").await?;
+        let measured = measure("PostgreSQL", schema.url.clone()).await;
+        schema.drop().await?;
+        measured?;
+    }
+    Ok(())
+}
