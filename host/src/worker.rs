@@ -27,7 +27,7 @@ use check_slots::CheckSlots;
 pub use check_slots::{CHECKS_PER_COMPANY, ChecksBusy};
 use commit::{failed, finish_of};
 use compiled::Compiled;
-use log_pipe::{CollectedLog, StoreLog};
+use log_pipe::{AbandonOnDrop, CollectedLog, StoreLog};
 
 /// Why a connector could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -132,6 +132,7 @@ impl Worker {
         let company = run.company_id.as_str();
         let (sink, flusher) =
             StoreLog::start(self.store.clone(), company, &run.install_id, &run.id);
+        let _abandon = AbandonOnDrop(sink.clone());
         sink.host(
             Level::Info,
             format!(

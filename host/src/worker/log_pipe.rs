@@ -4,8 +4,9 @@
 //! the store falls behind a connector that logs faster, the buffer's lines are dropped
 //! and counted in the run rather than stalling the connector or growing without bound;
 //! the host's own lines about the run are never dropped. The lines still waiting when the
-//! log ends are handed back, for the run's commit to keep in its own transaction. A
-//! check's log is kept in memory.
+//! log ends are handed back, for the run's commit to keep in its own transaction; a run
+//! stopped before its end (cancelled, its lease lost) abandons its log, and the writer
+//! keeps what waits and stops. A check's log is kept in memory.
 
 use std::sync::{Arc, Mutex};
 
@@ -38,6 +39,8 @@ struct Waiting {
     bytes: usize,
     dropped: u64,
     ended: bool,
+    /// Ended by a run that will not commit: the writer keeps the rest itself.
+    abandoned: bool,
 }
 
 impl Waiting {
@@ -60,10 +63,10 @@ impl Waiting {
         self.ended || self.lines.len() >= LOG_BATCH || self.bytes >= LOG_BATCH_BYTES
     }
 
-    /// The lines so far, and whether the log has ended.
-    fn take(&mut self) -> (Vec<LogLine>, bool) {
+    /// The lines so far, and whether the log has ended and whether it was abandoned.
+    fn take(&mut self) -> (Vec<LogLine>, bool, bool) {
         self.bytes = 0;
-        (std::mem::take(&mut self.lines), self.ended)
+        (std::mem::take(&mut self.lines), self.ended, self.abandoned)
     }
 }
 
@@ -99,8 +102,8 @@ impl StoreLog {
         let writer = Arc::clone(&pipe);
         let task = tokio::spawn(async move {
             loop {
-                let (lines, ended) = writer.next_batch().await;
-                if ended {
+                let (lines, ended, abandoned) = writer.next_batch().await;
+                if ended && !abandoned {
                     return lines;
                 }
                 for batch in lines.chunks(LOG_BATCH) {
@@ -108,14 +111,17 @@ impl StoreLog {
                         tracing::error!(%run, %error, "cannot keep a run's log lines");
                     }
                 }
+                if ended {
+                    return Vec::new();
+                }
             }
         });
         (pipe, task)
     }
 
     /// Waits for lines — until a batch is worth writing, or `LOG_LINGER` after the first —
-    /// and takes them, with whether the log has ended.
-    async fn next_batch(&self) -> (Vec<LogLine>, bool) {
+    /// and takes them, with whether the log has ended and whether it was abandoned.
+    async fn next_batch(&self) -> (Vec<LogLine>, bool, bool) {
         // A wake-up sent while nobody waits is kept for the next wait, so none is lost
         // between a look at the buffer and the wait.
         while {
@@ -140,6 +146,16 @@ impl StoreLog {
     /// gives back the rest.
     pub(super) fn end(&self) {
         lock(&self.waiting).ended = true;
+        self.wake.notify_one();
+    }
+
+    /// Abandons the log of a run that will not commit: the writer task keeps the lines
+    /// still waiting and finishes, rather than waiting for an end that never comes.
+    pub(super) fn abandon(&self) {
+        let mut waiting = lock(&self.waiting);
+        waiting.ended = true;
+        waiting.abandoned = true;
+        drop(waiting);
         self.wake.notify_one();
     }
 
@@ -172,6 +188,16 @@ impl LogSink for StoreLog {
         if first || ready {
             self.wake.notify_one();
         }
+    }
+}
+
+/// Abandons a run's log when dropped: a run stopped before its commit (its task aborted)
+/// drops it at whatever point it had reached. Harmless after the log has ended.
+pub(super) struct AbandonOnDrop(pub(super) Arc<StoreLog>);
+
+impl Drop for AbandonOnDrop {
+    fn drop(&mut self) {
+        self.0.abandon();
     }
 }
 
@@ -217,7 +243,7 @@ mod tests {
         assert_eq!(waiting.lines.len(), MAX_WAITING_LINES + 1);
         assert_eq!(waiting.lines.last().map(|l| l.source), Some(Source::Host));
 
-        let (lines, ended) = waiting.take();
+        let (lines, ended, _) = waiting.take();
         assert_eq!((lines.len(), ended), (MAX_WAITING_LINES + 1, false));
         assert!(!waiting.push(line(Source::Plugin, "after the writer caught up")));
         assert_eq!(
@@ -265,11 +291,48 @@ mod tests {
         tokio::task::yield_now().await;
         pipe.write(line(Source::Plugin, "first"));
         pipe.write(line(Source::Plugin, "second, within the linger"));
-        let (lines, ended) = batch.await.expect("the writer task");
+        let (lines, ended, _) = batch.await.expect("the writer task");
         assert_eq!(lines.len(), 2);
         assert!(!ended);
         pipe.end();
-        let (lines, ended) = pipe.next_batch().await;
-        assert!(lines.is_empty() && ended);
+        let (lines, ended, abandoned) = pipe.next_batch().await;
+        assert!(lines.is_empty() && ended && !abandoned);
+    }
+
+    #[tokio::test]
+    async fn an_abandoned_log_is_kept_by_its_writer_which_then_stops() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&Store::sqlite_url(&dir.path().join("logs.db")))
+            .await
+            .expect("store");
+        let vault = crate::vault::Vault::new(1, crate::vault::SecretKey::generate());
+        let company = crate::onboarding::onboard(&store, &vault, "ada@acme.test", "Acme")
+            .await
+            .expect("a company")
+            .company
+            .id;
+        let (pipe, writer) = StoreLog::start(store.clone(), &company, "inst_1", "run_1");
+        pipe.write(line(Source::Plugin, "page 1"));
+        // The run's task is aborted: only its guard is dropped, `end` is never called.
+        drop(AbandonOnDrop(pipe));
+        let handed_back = tokio::time::timeout(std::time::Duration::from_secs(5), writer)
+            .await
+            .expect("the writer stops")
+            .expect("the writer task");
+        assert!(handed_back.is_empty(), "nothing is left for a commit");
+        let kept = store
+            .logs(
+                &company,
+                &crate::store::LogFilter {
+                    run: Some("run_1".into()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("logs");
+        assert_eq!(
+            kept.iter().map(|l| l.message.as_str()).collect::<Vec<_>>(),
+            ["page 1"]
+        );
     }
 }
