@@ -118,6 +118,15 @@ impl Browser {
         let _ = self.client.close().await;
     }
 
+    /// Ends the session and its browser, then raises the test's panic if it had one: a
+    /// failed test still ends its Chromium.
+    pub async fn close_after(self, outcome: std::thread::Result<()>) {
+        self.close().await;
+        if let Err(panic) = outcome {
+            std::panic::resume_unwind(panic);
+        }
+    }
+
     /// Saves a screenshot as `target/console-screenshots/<test>/<step>.png`.
     pub async fn screenshot(&self, step: &str) {
         if let Ok(png) = self.client.screenshot().await {

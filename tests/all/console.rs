@@ -161,10 +161,7 @@ async fn in_chromium_a_person_installs_github_runs_it_and_follows_its_log_lines_
         let outcome = AssertUnwindSafe(scenario(&browser, &server, &fake, &acme, &globex, label))
             .catch_unwind()
             .await;
-        browser.close().await;
-        if let Err(panic) = outcome {
-            std::panic::resume_unwind(panic);
-        }
+        browser.close_after(outcome).await;
         drop(server);
         database.drop_schema().await;
     }

@@ -19,11 +19,11 @@ use sluice::log_feed::LogFeed;
 use sluice::marketplace::Catalogue;
 use sluice::runtime::{Level, Limits, LogLine, Runtime, Source};
 use sluice::scheduler::{QueueSettings, Runs};
-use sluice::store::{InstallGrants, NewInstall, Store};
+use sluice::store::Store;
 use sluice::vault::{SecretKey, Vault};
 use sluice::worker::Worker;
-use sluice_tests::queued::claimed_run;
-use sluice_tests::scratch::on_each_database;
+use sluice_tests::queued::{claimed_run, install};
+use sluice_tests::scratch::measure_on_each_database;
 
 /// Lines one measurement keeps.
 const LINES: usize = 50_000;
@@ -99,18 +99,7 @@ async fn measure(label: &str, url: &str) -> anyhow::Result<()> {
     let vault = Arc::new(Vault::new(1, SecretKey::generate()));
     let onboarded = sluice::onboarding::onboard(&store, &vault, "ada@acme.example", "Acme").await?;
     let company = onboarded.company.id;
-    let install = store
-        .create_install(
-            &company,
-            NewInstall {
-                plugin: "trivial".into(),
-                version: "0.1.0".into(),
-                config: serde_json::json!({}),
-                grants: InstallGrants::default(),
-            },
-        )
-        .await?
-        .id;
+    let install = install(&store, &company, "trivial").await?;
     let run = claimed_run(&store, &company, &install).await?.id;
     let catalogue = Arc::new(Catalogue::default());
     let state = AppState {
@@ -175,15 +164,5 @@ async fn measure(label: &str, url: &str) -> anyhow::Result<()> {
 }
 
 fn main() -> anyhow::Result<()> {
-    let tokio = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    tokio.block_on(async {
-        sqlx::any::install_default_drivers();
-        let dir = tempfile::tempdir()?;
-        on_each_database(dir.path(), |label, url| async move {
-            measure(label, &url).await
-        })
-        .await
-    })
+    measure_on_each_database(|label, url, _| async move { measure(label, &url).await })
 }

@@ -20,10 +20,11 @@ use sluice::people::StaticDirectory;
 use sluice::runtime::{Call, Limits, RunContext, Runtime};
 use sluice::scheduler::{QueueSettings, Runs, Scheduler};
 use sluice::secrets::SecretSet;
-use sluice::store::{InstallGrants, NewInstall, NewRun, RunCall, RunTrigger, Store, now_ms};
+use sluice::store::{NewRun, RunCall, RunTrigger, Store, now_ms};
 use sluice::vault::{SecretKey, Vault};
 use sluice::worker::Worker;
-use sluice_tests::scratch::on_each_database;
+use sluice_tests::queued::install;
+use sluice_tests::scratch::measure_on_each_database;
 use sluice_tests::{DiscardLog, guests};
 
 /// Installs the runs spread over (an install runs one run at a time).
@@ -118,20 +119,7 @@ async fn measure(label: &str, url: &str, dir: &std::path::Path) -> anyhow::Resul
     ));
     let mut installs = Vec::with_capacity(INSTALLS);
     for _ in 0..INSTALLS {
-        installs.push(
-            store
-                .create_install(
-                    &company,
-                    NewInstall {
-                        plugin: "trivial".into(),
-                        version: "0.1.0".into(),
-                        config: serde_json::json!({}),
-                        grants: InstallGrants::default(),
-                    },
-                )
-                .await?
-                .id,
-        );
+        installs.push(install(&store, &company, "trivial").await?);
     }
     let enqueue = |n: usize, due_at: i64| {
         let store = store.clone();
@@ -253,16 +241,5 @@ async fn measure(label: &str, url: &str, dir: &std::path::Path) -> anyhow::Resul
 }
 
 fn main() -> anyhow::Result<()> {
-    let tokio = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    tokio.block_on(async {
-        let dir = tempfile::tempdir()?;
-        let path = dir.path().to_owned();
-        on_each_database(dir.path(), |label, url| {
-            let path = path.clone();
-            async move { measure(label, &url, &path).await }
-        })
-        .await
-    })
+    measure_on_each_database(|label, url, dir| async move { measure(label, &url, &dir).await })
 }

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant, SystemTime};
 use sluice::runtime::{EmittedRecord, Level, LogLine, Source};
 use sluice::store::{RunEnd, RunFinish, Store};
 use sluice_tests::queued::{claimed_run, company_with_install};
-use sluice_tests::scratch::on_each_database;
+use sluice_tests::scratch::measure_on_each_database;
 use sqlx::Executor as _;
 
 const RECORDS: usize = 100_000;
@@ -305,15 +305,5 @@ async fn measure(label: &str, url: &str) -> anyhow::Result<()> {
 }
 
 fn main() -> anyhow::Result<()> {
-    let tokio = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    tokio.block_on(async {
-        sqlx::any::install_default_drivers();
-        let dir = tempfile::tempdir()?;
-        on_each_database(dir.path(), |label, url| async move {
-            measure(label, &url).await
-        })
-        .await
-    })
+    measure_on_each_database(|label, url, _| async move { measure(label, &url).await })
 }

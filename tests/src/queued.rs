@@ -11,9 +11,16 @@ pub async fn company_with_install(store: &Store, plugin: &str) -> anyhow::Result
         .await?
         .company
         .id;
+    let install = install(store, &company, plugin).await?;
+    Ok((company, install))
+}
+
+/// A new install of `plugin` 0.1.0 in `company`, with an empty configuration and no
+/// grants: its id.
+pub async fn install(store: &Store, company: &str, plugin: &str) -> anyhow::Result<String> {
     let install = store
         .create_install(
-            &company,
+            company,
             NewInstall {
                 plugin: plugin.into(),
                 version: "0.1.0".into(),
@@ -22,7 +29,7 @@ pub async fn company_with_install(store: &Store, plugin: &str) -> anyhow::Result
             },
         )
         .await?;
-    Ok((company, install.id))
+    Ok(install.id)
 }
 
 /// A manual run of `install`, enqueued and claimed by the host `bench`, ready to commit.

@@ -40,24 +40,29 @@ impl ScratchSchema {
     }
 }
 
-/// Runs `measure` with the URL of a fresh SQLite file in `dir`, then — when
-/// `SLUICE_TEST_DATABASE_URL` is set — of a fresh PostgreSQL schema, dropped afterwards:
-/// the databases every benchmark measures on.
-pub async fn on_each_database<F, Fut>(dir: &std::path::Path, mut measure: F) -> anyhow::Result<()>
+/// A benchmark's `main`: runs `measure` on a multi-threaded runtime with the URL of a fresh
+/// SQLite file, then — when `SLUICE_TEST_DATABASE_URL` is set — of a fresh PostgreSQL
+/// schema, dropped afterwards; each time with a scratch folder the benchmark may use.
+pub fn measure_on_each_database<F, Fut>(mut measure: F) -> anyhow::Result<()>
 where
-    F: FnMut(&'static str, String) -> Fut,
+    F: FnMut(&'static str, String, std::path::PathBuf) -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<()>>,
 {
-    measure(
-        "SQLite",
-        sluice::store::Store::sqlite_url(&dir.join("bench.db")),
-    )
-    .await?;
-    if let Ok(base) = std::env::var("SLUICE_TEST_DATABASE_URL") {
-        let schema = ScratchSchema::create(&base, "sluice_bench").await?;
-        let measured = measure("PostgreSQL", schema.url.clone()).await;
-        schema.drop().await?;
-        measured?;
-    }
-    Ok(())
+    let tokio = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    tokio.block_on(async {
+        sqlx::any::install_default_drivers();
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().to_owned();
+        let sqlite = sluice::store::Store::sqlite_url(&path.join("bench.db"));
+        measure("SQLite", sqlite, path.clone()).await?;
+        if let Ok(base) = std::env::var("SLUICE_TEST_DATABASE_URL") {
+            let schema = ScratchSchema::create(&base, "sluice_bench").await?;
+            let measured = measure("PostgreSQL", schema.url.clone(), path).await;
+            schema.drop().await?;
+            measured?;
+        }
+        Ok(())
+    })
 }

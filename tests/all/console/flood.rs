@@ -29,10 +29,7 @@ async fn in_chromium_a_flood_of_live_log_lines_stays_a_window_the_page_holds() {
         let outcome = AssertUnwindSafe(flood(&browser, &server, &acme, label))
             .catch_unwind()
             .await;
-        browser.close().await;
-        if let Err(panic) = outcome {
-            std::panic::resume_unwind(panic);
-        }
+        browser.close_after(outcome).await;
         drop(server);
         database.drop_schema().await;
     }
