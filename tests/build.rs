@@ -25,6 +25,7 @@ const WORKSPACES: &[(&str, &[Component])] = &[
             ("SLACK", "slack", "sluice_slack"),
             ("GRAFANA", "grafana", "sluice_grafana"),
             ("COPILOT", "copilot", "sluice_copilot"),
+            ("SURVEY", "survey", "sluice_survey"),
         ],
     ),
 ];

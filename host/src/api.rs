@@ -5,7 +5,9 @@
 mod audit;
 mod caller;
 mod companies;
+mod deliveries;
 mod error;
+mod hook_secrets;
 mod hosts;
 mod installs;
 mod keys;
@@ -124,6 +126,13 @@ fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(installs::check))
         .routes(routes!(installs::check_new))
         .routes(routes!(schedules::get, schedules::put, schedules::delete))
+        .routes(routes!(hook_secrets::put))
+        .routes(routes!(deliveries::list))
+        .routes(routes!(deliveries::get))
+        .routes(routes!(deliveries::replay))
+        .routes(routes!(crate::hooks::github))
+        .routes(routes!(crate::hooks::slack_events))
+        .routes(routes!(crate::hooks::slack_interactions))
         .routes(routes!(runs::start))
         .routes(routes!(runs::list))
         .routes(routes!(runs::get))

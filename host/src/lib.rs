@@ -13,6 +13,7 @@ pub mod access;
 pub mod api;
 pub mod cli;
 pub mod egress;
+pub mod hooks;
 pub mod log_feed;
 pub mod manifest;
 pub mod marketplace;

@@ -27,7 +27,9 @@ pub use host::{HostError, SqliteHostLock, host_name};
 pub use retry::RetryPolicy;
 pub use schedule::{Every, Overlap, Schedule, ScheduleError, parse_cron, parse_timezone};
 
-use crate::store::{Install, NewRun, Run, RunCall, RunTrigger, Store, StoreError, now_ms};
+use crate::store::{
+    Install, NewDelivery, NewRun, RoutedRun, Run, RunCall, RunTrigger, Store, StoreError, now_ms,
+};
 use crate::worker::Worker;
 use in_flight::InFlight;
 
@@ -122,6 +124,42 @@ impl Runs {
             .ok_or(StoreError::Database(sqlx::Error::RowNotFound))?;
         self.wake.notify_one();
         Ok(queued)
+    }
+
+    /// Keeps a verified webhook delivery and queues a run of each install in `handlers`
+    /// calling its `handle-event`, in one transaction. `None` when the service already
+    /// made this delivery: nothing is queued again.
+    pub async fn receive(
+        &self,
+        company: &str,
+        delivery: &NewDelivery<'_>,
+        handlers: &[Install],
+    ) -> Result<Option<(String, Vec<RoutedRun>)>, StoreError> {
+        let runs: Vec<NewRun> = handlers
+            .iter()
+            .map(|install| NewRun {
+                install_id: install.id.clone(),
+                plugin: install.plugin.clone(),
+                trigger: RunTrigger::Webhook,
+                call: RunCall::Event {
+                    kind: delivery.kind.to_owned(),
+                    json: delivery.payload.to_owned(),
+                },
+                due_at: now_ms(),
+                scheduled_for: None,
+                attempt: 1,
+                max_attempts: self.settings.retry.max_attempts,
+                retry_of: None,
+            })
+            .collect();
+        let kept = self
+            .store
+            .receive_delivery(company, delivery, &runs)
+            .await?;
+        if kept.as_ref().is_some_and(|(_, routed)| !routed.is_empty()) {
+            self.wake.notify_one();
+        }
+        Ok(kept)
     }
 
     /// Cancels a queued or running run, wherever it runs; false when it had already ended.

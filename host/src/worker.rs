@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex};
 use crate::marketplace::{Catalogue, MarketplaceError};
 use crate::runtime::{Call, Level, RunStatus, Runtime};
 use crate::scheduler::RetryPolicy;
-use crate::store::{Run, RunEnd, Store, StoreError, now_ms};
+use crate::store::{Run, RunCall, RunEnd, Store, StoreError, now_ms};
 use crate::vault::Vault;
 use check_slots::CheckSlots;
 pub use check_slots::{CHECKS_PER_COMPANY, ChecksBusy};
@@ -149,8 +149,8 @@ impl Worker {
             .await
             .map_err(|error| internal(&error));
         let call = match self.store.run_event(run).await {
-            Ok(Some((kind, json))) => Ok(Call::Event { kind, json }),
-            Ok(None) => Ok(Call::Sync),
+            Ok(Some((kind, json))) => Ok(RunCall::Event { kind, json }),
+            Ok(None) => Ok(RunCall::Sync),
             Err(error) => Err(internal(&error)),
         };
         let prepared = match (install, call) {
@@ -170,7 +170,10 @@ impl Worker {
                 let redactor = prepared.secrets.redactor();
                 let (plugin, context) = prepared.into_run(&install, sink.clone());
                 let start_delay = (now_ms() - run.due_at).max(0);
-                let outcome = self.runtime.run(&plugin, call, context).await;
+                let outcome = self
+                    .runtime
+                    .run(&plugin, call.runtime_call(), context)
+                    .await;
                 let ended_at = now_ms();
                 let finish = finish_of(&outcome, start_delay, ended_at, |text| {
                     redactor.redact(text)
@@ -188,7 +191,8 @@ impl Worker {
                         None => format!("run {}: {total} records", finish.status),
                     },
                 );
-                let next = retry.next_attempt(run, &outcome, ended_at);
+                // A retry calls what the run called: an event run retries its event.
+                let next = retry.next_attempt(run, call, &outcome, ended_at);
                 if let Some(next) = &next {
                     sink.host(
                         Level::Info,

@@ -101,6 +101,7 @@ pub fn marketplace(dir: &Path) -> PathBuf {
         (guests::TRIVIAL_WASM, guests::TRIVIAL_MANIFEST),
         (guests::HOSTILE_WASM, guests::HOSTILE_MANIFEST),
         (guests::PEOPLE_WASM, guests::PEOPLE_MANIFEST),
+        (guests::SURVEY_WASM, guests::SURVEY_MANIFEST),
     ] {
         let bytes = std::fs::read(wasm).expect("a built connector");
         let text = std::fs::read_to_string(manifest).expect("its manifest");

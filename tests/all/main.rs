@@ -26,3 +26,4 @@ mod signin;
 mod slack;
 mod store;
 mod support;
+mod webhooks;

@@ -55,7 +55,7 @@ async fn serve_building(args: &[String], log: &Path, cargo_target: &Path) -> Ser
 }
 
 #[tokio::test]
-async fn a_fresh_clone_serves_the_five_connectors_and_the_quick_start_syncs_github() {
+async fn a_fresh_clone_serves_the_bundled_connectors_and_the_quick_start_syncs_github() {
     let dir = tempfile::tempdir().expect("tempdir");
     let marketplace = dir.path().join("marketplace");
     fresh_marketplace(&marketplace);
@@ -92,7 +92,7 @@ async fn a_fresh_clone_serves_the_five_connectors_and_the_quick_start_syncs_gith
             )),
         "the log says how to create the first company: {first_start}"
     );
-    for name in ["copilot", "github", "grafana", "jira", "slack"] {
+    for name in ["copilot", "github", "grafana", "jira", "slack", "survey"] {
         assert!(
             first_start
                 .lines()
@@ -152,7 +152,8 @@ async fn a_fresh_clone_serves_the_five_connectors_and_the_quick_start_syncs_gith
             ("github", true),
             ("grafana", true),
             ("jira", true),
-            ("slack", true)
+            ("slack", true),
+            ("survey", true)
         ]
     );
 

@@ -40,6 +40,12 @@ pub enum ApiError {
     /// schema refuses, a grant that does not fit the request).
     #[error("{0}")]
     Unprocessable(String),
+    /// A webhook whose signature did not verify: nothing was queued.
+    #[error("{0}")]
+    BadSignature(String),
+    /// The request's body is larger than the route takes.
+    #[error("{0}")]
+    TooLarge(String),
     /// Too much at once: the caller should try again later.
     #[error("{0}")]
     TooManyRequests(String),
@@ -52,7 +58,8 @@ pub enum ApiError {
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     /// A stable code: `bad_request`, `unauthenticated`, `forbidden`, `not_found`,
-    /// `method_not_allowed`, `conflict`, `unprocessable`, `too_many_requests` or `internal`.
+    /// `method_not_allowed`, `conflict`, `unprocessable`, `bad_signature`, `too_large`,
+    /// `too_many_requests` or `internal`.
     pub code: &'static str,
     /// What is wrong, for a person.
     pub message: String,
@@ -70,6 +77,8 @@ impl ApiError {
             Self::NotFound => (StatusCode::NOT_FOUND, "not_found"),
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             Self::Unprocessable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "unprocessable"),
+            Self::BadSignature(_) => (StatusCode::UNAUTHORIZED, "bad_signature"),
+            Self::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
             Self::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }

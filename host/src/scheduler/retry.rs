@@ -61,9 +61,15 @@ impl RetryPolicy {
         half + Duration::from_millis(OsRng.next_u64() % spread)
     }
 
-    /// The next attempt of `run` after it ended as `outcome` at `ended_at` (ms), when it
-    /// gets one: due its wait after that end.
-    pub fn next_attempt(&self, run: &Run, outcome: &RunOutcome, ended_at: i64) -> Option<NewRun> {
+    /// The next attempt of `run`, which called `call`, after it ended as `outcome` at
+    /// `ended_at` (ms), when it gets one: due its wait after that end.
+    pub fn next_attempt(
+        &self,
+        run: &Run,
+        call: RunCall,
+        outcome: &RunOutcome,
+        ended_at: i64,
+    ) -> Option<NewRun> {
         if !retryable(outcome) || run.attempt >= run.max_attempts {
             return None;
         }
@@ -75,7 +81,7 @@ impl RetryPolicy {
             install_id: run.install_id.clone(),
             plugin: run.plugin.clone(),
             trigger: RunTrigger::Retry,
-            call: RunCall::Sync,
+            call,
             due_at: ended_at + i64::try_from(wait.as_millis()).unwrap_or(i64::MAX / 2),
             scheduled_for: None,
             attempt: run.attempt + 1,

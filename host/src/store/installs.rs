@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use sqlx::Row as _;
 
-use super::{Store, StoreError, new_id, now_ms, page_size, rfc3339};
+use super::{
+    HOOK_SOURCES, Store, StoreError, hook_secret_name, new_id, now_ms, page_size, rfc3339,
+};
 
 /// What an admin granted an install.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -141,6 +143,18 @@ impl Store {
         row.as_ref().map(install_of).transpose()
     }
 
+    /// An install found by its id alone, with its company: what a webhook's address names.
+    pub async fn install_by_id(&self, id: &str) -> Result<Option<(String, Install)>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {INSTALL_COLUMNS}, company_id FROM installs WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| Ok((row.try_get("company_id")?, install_of(&row)?)))
+            .transpose()
+    }
+
     /// An install with the state its last committed run left, in one read: what a run
     /// of it starts from.
     pub async fn install_with_state(
@@ -203,8 +217,9 @@ impl Store {
         Ok(updated.rows_affected() > 0)
     }
 
-    /// Uninstalls: the install, its records, its state and its schedule go; its runs and logs stay as
-    /// history. False when there was no such install.
+    /// Uninstalls: the install, its records, its state, its schedule and its webhooks'
+    /// signing secrets go; its runs, logs and deliveries stay as history. False when there
+    /// was no such install.
     pub async fn delete_install(&self, company: &str, id: &str) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
         let deleted = sqlx::query("DELETE FROM installs WHERE company_id = $1 AND id = $2")
@@ -222,6 +237,13 @@ impl Store {
             .bind(id)
             .execute(&mut *tx)
             .await?;
+        for source in HOOK_SOURCES {
+            sqlx::query("DELETE FROM secrets WHERE company_id = $1 AND name = $2")
+                .bind(company)
+                .bind(hook_secret_name(source, id))
+                .execute(&mut *tx)
+                .await?;
+        }
         tx.commit().await?;
         Ok(deleted.rows_affected() > 0)
     }

@@ -58,6 +58,19 @@ pub enum RunCall {
     },
 }
 
+impl RunCall {
+    /// What the runtime calls for it.
+    pub fn runtime_call(&self) -> crate::runtime::Call {
+        match self {
+            Self::Sync => crate::runtime::Call::Sync,
+            Self::Event { kind, json } => crate::runtime::Call::Event {
+                kind: kind.clone(),
+                json: json.clone(),
+            },
+        }
+    }
+}
+
 /// A run as its history shows it.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Run {
@@ -218,6 +231,45 @@ pub(super) fn run_of(row: &sqlx::any::AnyRow) -> Result<Run, StoreError> {
     })
 }
 
+/// Inserts a queued run with the id `id`; false when its schedule slot is already
+/// queued. Shared by a single enqueue and a webhook delivery's transaction.
+pub(super) async fn insert_run<'e, E>(
+    executor: E,
+    id: &str,
+    company: &str,
+    run: &NewRun,
+) -> Result<bool, StoreError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    let (event_kind, event_json) = match &run.call {
+        RunCall::Sync => (None, None),
+        RunCall::Event { kind, json } => (Some(kind.clone()), Some(json.clone())),
+    };
+    let inserted = sqlx::query(
+        "INSERT INTO runs (id, company_id, install_id, plugin, triggered_by, status, created_at, \
+         due_at, scheduled_for, attempt, max_attempts, retry_of, event_kind, event_json) \
+         VALUES ($1, $2, $3, $4, $5, 'queued', $6, $7, $8, $9, $10, $11, $12, $13) \
+         ON CONFLICT (install_id, scheduled_for) WHERE scheduled_for IS NOT NULL DO NOTHING",
+    )
+    .bind(id)
+    .bind(company)
+    .bind(&run.install_id)
+    .bind(&run.plugin)
+    .bind(run.trigger.as_str())
+    .bind(now_ms())
+    .bind(run.due_at)
+    .bind(run.scheduled_for)
+    .bind(run.attempt)
+    .bind(run.max_attempts)
+    .bind(run.retry_of.clone())
+    .bind(event_kind)
+    .bind(event_json)
+    .execute(executor)
+    .await?;
+    Ok(inserted.rows_affected() > 0)
+}
+
 impl Store {
     /// Puts a run in the queue. A scheduled slot already enqueued (by this host or
     /// another) is not enqueued again: then `None`.
@@ -227,34 +279,10 @@ impl Store {
         run: &NewRun,
     ) -> Result<Option<Run>, StoreError> {
         let id = new_id("run");
-        let (event_kind, event_json) = match &run.call {
-            RunCall::Sync => (None, None),
-            RunCall::Event { kind, json } => (Some(kind.clone()), Some(json.clone())),
-        };
         let writer = self.writer().await;
-        let inserted = sqlx::query(
-            "INSERT INTO runs (id, company_id, install_id, plugin, triggered_by, status, created_at, \
-             due_at, scheduled_for, attempt, max_attempts, retry_of, event_kind, event_json) \
-             VALUES ($1, $2, $3, $4, $5, 'queued', $6, $7, $8, $9, $10, $11, $12, $13) \
-             ON CONFLICT (install_id, scheduled_for) WHERE scheduled_for IS NOT NULL DO NOTHING",
-        )
-        .bind(&id)
-        .bind(company)
-        .bind(&run.install_id)
-        .bind(&run.plugin)
-        .bind(run.trigger.as_str())
-        .bind(now_ms())
-        .bind(run.due_at)
-        .bind(run.scheduled_for)
-        .bind(run.attempt)
-        .bind(run.max_attempts)
-        .bind(run.retry_of.clone())
-        .bind(event_kind)
-        .bind(event_json)
-        .execute(&self.pool)
-        .await?;
+        let inserted = insert_run(&self.pool, &id, company, run).await?;
         drop(writer);
-        if inserted.rows_affected() == 0 {
+        if !inserted {
             return Ok(None);
         }
         self.run(company, &id).await

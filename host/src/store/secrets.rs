@@ -212,6 +212,23 @@ impl Store {
         )
     }
 
+    /// The ciphertext of one of a company's secrets.
+    pub async fn secret_ciphertext(
+        &self,
+        company: &str,
+        name: &str,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        let row = sqlx::query("SELECT ciphertext FROM secrets WHERE company_id = $1 AND name = $2")
+            .bind(company)
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(match row {
+            Some(row) => Some(row.try_get("ciphertext")?),
+            None => None,
+        })
+    }
+
     /// The ciphertexts of a company's secrets, by name.
     pub async fn secret_ciphertexts(
         &self,

@@ -1,5 +1,6 @@
 //! A fake Slack Web API on 127.0.0.1: `auth.test`, `users.list`, `conversations.list` (cursor
-//! paging by `response_metadata.next_cursor`) and `chat.postMessage`, failing the way Slack
+//! paging by `response_metadata.next_cursor`), `chat.postMessage` (to a channel, or to a user's
+//! direct-message channel, in a thread) and `chat.update`, failing the way Slack
 //! does — `{"ok": false, "error": …}` with status 200 — and rate-limiting with 429 + `Retry-After`.
 
 use std::collections::BTreeMap;
@@ -21,6 +22,10 @@ struct Data {
     users: Vec<Value>,
     channels: Vec<Value>,
     posted: Vec<Value>,
+    /// Where each posted message went (a user's id becomes their direct-message
+    /// channel) and its `ts`, in order.
+    messages: Vec<(String, String)>,
+    updated: Vec<Value>,
     rate_limit_once: bool,
     requests: Vec<String>,
 }
@@ -56,6 +61,8 @@ impl FakeSlack {
             users,
             channels,
             posted: Vec::new(),
+            messages: Vec::new(),
+            updated: Vec::new(),
             rate_limit_once: false,
             requests: Vec::new(),
         }));
@@ -64,6 +71,7 @@ impl FakeSlack {
             .route("/api/users.list", get(users_list))
             .route("/api/conversations.list", get(conversations_list))
             .route("/api/chat.postMessage", post(post_message))
+            .route("/api/chat.update", post(update_message))
             .layer(axum::middleware::from_fn_with_state(data.clone(), gate))
             .with_state(data.clone());
         let port = super::serve(app).await?;
@@ -89,6 +97,17 @@ impl FakeSlack {
     /// The bodies of the messages posted so far.
     pub fn posted(&self) -> Vec<Value> {
         lock(&self.data).posted.clone()
+    }
+
+    /// Where each posted message went, as (channel, ts); a message to a user goes to
+    /// their direct-message channel `D…`.
+    pub fn messages(&self) -> Vec<(String, String)> {
+        lock(&self.data).messages.clone()
+    }
+
+    /// The bodies of the `chat.update` calls that changed a message.
+    pub fn updated(&self) -> Vec<Value> {
+        lock(&self.data).updated.clone()
     }
 
     /// The path and query of every request, in order.
@@ -220,22 +239,53 @@ async fn conversations_list(
     page(&channels, "channels", &q)
 }
 
+/// The channel a message to `target` goes to: a user's id (`U…`, `W…`) opens the bot's
+/// direct-message channel with them, `D` and the rest of the id; a channel is itself.
+fn channel_of(data: &Data, target: &str) -> Option<String> {
+    if data.channels.iter().any(|c| c["id"] == target) {
+        return Some(target.to_owned());
+    }
+    let user_of_dm = target.strip_prefix('D');
+    data.users
+        .iter()
+        .filter_map(|u| u["id"].as_str())
+        .find(|id| *id == target || user_of_dm == id.get(1..))
+        .map(|id| format!("D{}", &id[1..]))
+}
+
 async fn post_message(State(data): State<Shared>, Json(body): Json<Value>) -> Response {
     let mut data = lock(&data);
-    let channel = body
+    let target = body
         .get("channel")
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_owned();
-    let known = data.channels.iter().any(|c| c["id"] == channel.as_str())
-        || data.users.iter().any(|u| u["id"] == channel.as_str());
-    if !known {
+    let Some(channel) = channel_of(&data, &target) else {
         return not_ok("channel_not_found");
-    }
+    };
     if body.get("text").is_none() && body.get("blocks").is_none() {
         return not_ok("no_text");
     }
     let ts = format!("1700000000.{:06}", data.posted.len() + 1);
     data.posted.push(body.clone());
+    data.messages.push((channel.clone(), ts.clone()));
     Json(json!({ "ok": true, "channel": channel, "ts": ts, "message": { "type": "message", "text": body["text"], "ts": ts, "bot_id": "B0BOT00001" } })).into_response()
+}
+
+/// `chat.update`: only a message the bot posted, found by its channel and `ts`.
+async fn update_message(State(data): State<Shared>, Json(body): Json<Value>) -> Response {
+    let mut data = lock(&data);
+    let field = |name: &str| body.get(name).and_then(Value::as_str).unwrap_or_default();
+    let (channel, ts) = (field("channel").to_owned(), field("ts").to_owned());
+    if channel_of(&data, &channel).is_none() {
+        return not_ok("channel_not_found");
+    }
+    if !data.messages.iter().any(|(c, t)| *c == channel && *t == ts) {
+        return not_ok("message_not_found");
+    }
+    if body.get("text").is_none() && body.get("blocks").is_none() {
+        return not_ok("no_text");
+    }
+    data.updated.push(body.clone());
+    Json(json!({ "ok": true, "channel": channel, "ts": ts, "text": body["text"] })).into_response()
 }

@@ -1,0 +1,187 @@
+//! One pull request's survey: who is asked what, their answers, and the messages that ask
+//! and reveal. Kept in the install's state under `survey:<owner/repo#number>` between the
+//! runs that send it and the runs that take each answer.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+/// An author or a reviewer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Wrote the pull request.
+    Author,
+    /// Reviewed it.
+    Reviewer,
+}
+
+impl Role {
+    /// The question this role is asked.
+    pub fn question(self) -> &'static str {
+        match self {
+            Self::Author => "How much of this pull request was AI-assisted?",
+            Self::Reviewer => "How hard was the review?",
+        }
+    }
+
+    /// The answers offered, as (value, label).
+    pub fn options(self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            Self::Author => &[
+                ("none", "None"),
+                ("some", "Some"),
+                ("most", "Most"),
+                ("all", "Nearly all"),
+            ],
+            Self::Reviewer => &[("easy", "Easy"), ("moderate", "Moderate"), ("hard", "Hard")],
+        }
+    }
+
+    /// The label of `answer`, when it is one of this role's.
+    pub fn label(self, answer: &str) -> Option<&'static str> {
+        self.options()
+            .iter()
+            .find(|(value, _)| *value == answer)
+            .map(|(_, label)| *label)
+    }
+}
+
+/// Someone asked.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Participant {
+    /// Their GitHub login.
+    pub login: String,
+    /// Author or reviewer.
+    pub role: Role,
+    /// Their Slack user id, from the directory.
+    pub slack_user: String,
+    /// The direct-message channel the survey went to.
+    pub channel: String,
+    /// The survey message's `ts`, which reveals are threaded under.
+    pub ts: String,
+    /// Their answer, once given.
+    pub answer: Option<String>,
+}
+
+/// Someone who could not be asked, and why.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Unmatched {
+    /// Their GitHub login.
+    pub login: String,
+    /// Author or reviewer.
+    pub role: Role,
+    /// Why they were not messaged.
+    pub reason: String,
+}
+
+/// A merged pull request's survey.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Survey {
+    /// `owner/repo#number`.
+    pub pr: String,
+    /// The pull request's title.
+    pub title: String,
+    /// Its page on GitHub.
+    pub url: String,
+    /// Who was asked.
+    pub participants: Vec<Participant>,
+    /// Who could not be.
+    pub unmatched: Vec<Unmatched>,
+    /// Whether the answers were revealed.
+    pub revealed: bool,
+}
+
+impl Survey {
+    /// Whether the author and at least one reviewer have answered.
+    pub fn ready_to_reveal(&self) -> bool {
+        let answered = |role| {
+            self.participants
+                .iter()
+                .any(|p| p.role == role && p.answer.is_some())
+        };
+        answered(Role::Author) && answered(Role::Reviewer)
+    }
+
+    /// The record of the `surveys` stream.
+    pub fn record(&self) -> Value {
+        json!({
+            "pr": self.pr,
+            "title": self.title,
+            "url": self.url,
+            "asked": self.participants.iter().map(|p| json!({ "login": p.login, "role": p.role, "slack_user": p.slack_user })).collect::<Vec<_>>(),
+            "unmatched": self.unmatched,
+        })
+    }
+
+    /// The reveal: every answer given so far.
+    pub fn reveal_text(&self) -> String {
+        let mut text = format!("Answers for {} \"{}\":", self.pr, self.title);
+        for p in &self.participants {
+            let answer = p
+                .answer
+                .as_deref()
+                .and_then(|a| p.role.label(a))
+                .unwrap_or("not answered yet");
+            text.push_str(&format!(
+                "\n• {} ({}): {} — {}",
+                p.login,
+                role_name(p.role),
+                p.role.question(),
+                answer
+            ));
+        }
+        text
+    }
+}
+
+fn role_name(role: Role) -> &'static str {
+    match role {
+        Role::Author => "author",
+        Role::Reviewer => "reviewer",
+    }
+}
+
+/// What a button carries back in its `value`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ButtonValue {
+    /// `owner/repo#number`.
+    pub pr: String,
+    /// The answer chosen.
+    pub answer: String,
+}
+
+/// The survey message for `role`: the question and a button per answer.
+pub fn ask_blocks(pr: &str, title: &str, url: &str, role: Role) -> Value {
+    let buttons: Vec<Value> = role
+        .options()
+        .iter()
+        .map(|(value, label)| {
+            json!({
+                "type": "button",
+                "action_id": format!("survey_{value}"),
+                "text": { "type": "plain_text", "text": label },
+                "value": json!({ "pr": pr, "answer": value }).to_string(),
+            })
+        })
+        .collect();
+    json!([
+        { "type": "section", "text": { "type": "mrkdwn",
+            "text": format!("<{url}|{pr}> *{}* was merged. {}", escape(title), role.question()) } },
+        { "type": "actions", "block_id": "survey", "elements": buttons }
+    ])
+}
+
+/// The message once answered: the question and the answer, without buttons.
+pub fn answered_blocks(survey: &Survey, role: Role, label: &str) -> Value {
+    json!([
+        { "type": "section", "text": { "type": "mrkdwn",
+            "text": format!("<{}|{}> *{}*: {} You answered *{label}*. Thank you!", survey.url, survey.pr, escape(&survey.title), role.question()) } }
+    ])
+}
+
+/// Text for Slack's mrkdwn: `&`, `<` and `>` escaped as Slack asks.
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
