@@ -35,7 +35,9 @@ pub use access::{ApiToken, Session, TokenEnds, TokenGrant, TokenStatus, USE_RECO
 pub use audit::AuditEntry;
 pub use commit::RunEnd;
 pub use companies::{Company, Member, Membership, Role, User};
-pub use deliveries::{Delivery, HOOK_SOURCES, NewDelivery, RoutedRun, hook_secret_name};
+pub use deliveries::{
+    Delivery, HOOK_SOURCES, NewDelivery, REFUSALS_KEPT, RoutedRun, hook_secret_name,
+};
 pub use hosts::HostInfo;
 pub use installs::{Install, InstallGrants, NewInstall};
 pub use logs::{Heard, HourCount, LogAppendsElsewhere, LogFilter, LogSummary, StoredLogLine};

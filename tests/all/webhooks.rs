@@ -257,6 +257,36 @@ async fn github_deliveries_are_verified_kept_once_and_queued_for_the_installs_th
         assert_eq!(ping.status, StatusCode::OK, "{label}: {}", ping.text());
         assert_eq!(ping.json()["message"], "pong");
 
+        // A hook set up with GitHub's form content type sends the payload as a field.
+        let form = form_urlencoded::Serializer::new(String::new())
+            .append_pair("payload", r#"{"zen":"Design for failure.","hook_id":1}"#)
+            .finish();
+        let formed = Request::builder()
+            .method(Method::POST)
+            .uri(format!("/hooks/github/{install}"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("x-github-event", "ping")
+            .header("x-github-delivery", "d-form")
+            .header(
+                "x-hub-signature-256",
+                github_signature(secret.as_bytes(), form.as_bytes()),
+            )
+            .body(Body::from(form))
+            .expect("a request");
+        let formed = h.send(formed).await;
+        assert_eq!(formed.status, StatusCode::OK, "{label}: {}", formed.text());
+        let kept = h
+            .get(&format!(
+                "/api/companies/{company}/deliveries/{}",
+                formed.json()["delivery"].as_str().expect("id")
+            ))
+            .await
+            .json();
+        assert_eq!(
+            kept["payload"]["zen"], "Design for failure.",
+            "{label}: {kept}"
+        );
+
         // Wrong secret, changed body, no signature: 401, nothing queued, no body kept.
         let before = runs(h).await.len();
         let wrong = github_delivery(
@@ -402,6 +432,10 @@ async fn github_deliveries_are_verified_kept_once_and_queued_for_the_installs_th
             .await
             .json();
         assert_eq!(one["payload"]["pull_request"]["merged"], true, "{label}");
+        assert_eq!(
+            one["routed"][0]["status"], "succeeded",
+            "{label}: the delivery's result: {one}"
+        );
 
         // An admin replays it: a new delivery naming the old, a new run; the survey
         // does not message anyone twice.
@@ -459,6 +493,46 @@ async fn github_deliveries_are_verified_kept_once_and_queued_for_the_installs_th
             )
             .await;
         assert_eq!(stolen.status, StatusCode::NOT_FOUND);
+
+        // Forged requests cannot grow the table: an install keeps its newest refusals only.
+        for n in 0..sluice::store::REFUSALS_KEPT + 5 {
+            h.store
+                .refuse_delivery(
+                    company,
+                    &install,
+                    "github",
+                    Some(&format!("flood-{n}")),
+                    "the signature does not match the body",
+                )
+                .await
+                .expect("refused");
+        }
+        let mut refusals = 0;
+        let mut after: Option<String> = None;
+        loop {
+            let path = match &after {
+                Some(after) => format!(
+                    "/api/companies/{company}/deliveries?install={install}&limit=500&after={after}"
+                ),
+                None => format!("/api/companies/{company}/deliveries?install={install}&limit=500"),
+            };
+            let page = h.get(&path).await.json();
+            refusals += page["items"]
+                .as_array()
+                .expect("items")
+                .iter()
+                .filter(|d| d["status"] == "refused")
+                .count();
+            match page["next"].as_str() {
+                Some(next) => after = Some(next.to_owned()),
+                None => break,
+            }
+        }
+        assert_eq!(
+            refusals,
+            usize::try_from(sluice::store::REFUSALS_KEPT).expect("small"),
+            "{label}"
+        );
 
         // A hook of an install that does not exist is a 404 and keeps nothing.
         let nowhere = github_delivery(h, "inst_missing", "ping", "d-x", "{}", Some(&secret)).await;

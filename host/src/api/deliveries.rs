@@ -56,7 +56,8 @@ pub async fn list(
     Ok(axum::Json(Page::new(items, query.limit, |d| d.id.clone())))
 }
 
-/// One delivery, with its payload when it was verified (admins).
+/// One delivery, with its payload when it was verified and the status of each run it
+/// became (admins).
 #[utoipa::path(get, path = "/api/companies/{company}/deliveries/{delivery}", tag = "webhooks",
     params(("company" = String, Path, description = "The company's id"),
            ("delivery" = String, Path, description = "The delivery's id")),
@@ -69,11 +70,18 @@ pub async fn get(
     ApiPath((company, delivery)): ApiPath<(String, String)>,
 ) -> Result<axum::Json<Delivery>, ApiError> {
     caller.role_in(&state, &company, Role::Admin).await?;
-    let delivery = state
+    let mut delivery = state
         .store
         .delivery(&company, &delivery)
         .await?
         .ok_or(ApiError::NotFound)?;
+    for routed in &mut delivery.routed {
+        routed.status = state
+            .runs
+            .status(&company, &routed.run_id)
+            .await?
+            .map(|run| run.status);
+    }
     Ok(axum::Json(delivery))
 }
 

@@ -120,4 +120,62 @@ mod tests {
             );
         }
     }
+
+    #[test]
+    fn a_failed_event_run_is_retried_with_its_event_and_a_failed_sync_as_a_sync() {
+        let policy = RetryPolicy::default();
+        let run = Run {
+            id: "run_1".into(),
+            company_id: "co_1".into(),
+            install_id: "inst_1".into(),
+            plugin: "survey".into(),
+            trigger: RunTrigger::Webhook,
+            status: "running".into(),
+            attempt: 1,
+            max_attempts: 3,
+            created_at: 0,
+            due_at: 0,
+            scheduled_for: None,
+            claimed_by: None,
+            started_at: None,
+            start_delay_ms: None,
+            finished_at: None,
+            retry_of: None,
+            event_kind: Some("slack.block_actions".into()),
+            records_written: 0,
+            http_requests: 0,
+            peak_memory_bytes: 0,
+            log_lines: 0,
+            dropped_log_lines: 0,
+            error: None,
+            note: None,
+        };
+        let failed = RunOutcome {
+            status: RunStatus::Failed,
+            error: Some(RunError::Connector {
+                kind: ConnectorErrorKind::Upstream,
+                message: "Slack's chat.update failed: fatal_error".into(),
+            }),
+            note: None,
+            records: Vec::new(),
+            identities: Vec::new(),
+            state: Default::default(),
+            stats: Default::default(),
+        };
+        let event = RunCall::Event {
+            kind: "slack.block_actions".into(),
+            json: r#"{"type":"block_actions"}"#.into(),
+        };
+        let next = policy
+            .next_attempt(&run, event.clone(), &failed, 1_000)
+            .expect("an upstream failure is retried");
+        assert_eq!(next.call, event);
+        assert_eq!(next.trigger, RunTrigger::Retry);
+        assert_eq!(next.attempt, 2);
+        assert_eq!(next.retry_of.as_deref(), Some("run_1"));
+        let sync = policy
+            .next_attempt(&run, RunCall::Sync, &failed, 1_000)
+            .expect("retried");
+        assert_eq!(sync.call, RunCall::Sync);
+    }
 }

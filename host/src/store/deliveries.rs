@@ -21,6 +21,10 @@ pub fn hook_secret_name(source: &str, install: &str) -> String {
     format!("hooks.{source}.{install}")
 }
 
+/// Refused deliveries kept per install: enough to see what went wrong, while forged
+/// requests cannot grow the table without bound.
+pub const REFUSALS_KEPT: i64 = 1000;
+
 /// A run a delivery became.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RoutedRun {
@@ -28,6 +32,9 @@ pub struct RoutedRun {
     pub install_id: String,
     /// The run queued for it.
     pub run_id: String,
+    /// The run's status now, on a single delivery: the delivery's result.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
 }
 
 /// A delivery as the API shows it.
@@ -115,7 +122,8 @@ fn delivery_of(row: &sqlx::any::AnyRow, with_payload: bool) -> Result<Delivery, 
 }
 
 impl Store {
-    /// Keeps a delivery whose signature did not verify: why, never its body.
+    /// Keeps a delivery whose signature did not verify: why, never its body. Only the
+    /// newest [`REFUSALS_KEPT`] refusals of an install stay.
     pub async fn refuse_delivery(
         &self,
         company: &str,
@@ -138,6 +146,16 @@ impl Store {
         .bind(refusal)
         .execute(&self.pool)
         .await?;
+        sqlx::query(
+            "DELETE FROM deliveries WHERE company_id = $1 AND install_id = $2 AND status = 'refused' \
+             AND id NOT IN (SELECT id FROM deliveries WHERE company_id = $1 AND install_id = $2 \
+             AND status = 'refused' ORDER BY id DESC LIMIT $3)",
+        )
+        .bind(company)
+        .bind(install)
+        .bind(REFUSALS_KEPT)
+        .execute(&self.pool)
+        .await?;
         Ok(id)
     }
 
@@ -155,6 +173,7 @@ impl Store {
             .map(|run| RoutedRun {
                 install_id: run.install_id.clone(),
                 run_id: new_id("run"),
+                status: None,
             })
             .collect();
         let routed_json = serde_json::to_string(&routed).map_err(|e| {
