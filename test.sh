@@ -17,3 +17,6 @@ if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium chromium-driver
 fi
 cargo test --workspace --locked "$@"
+# The connectors' own unit tests (cursors, paging, mapping), natively: the connectors are a
+# workspace of their own, built for wasm32-wasip2 by the tests above.
+cargo test --manifest-path plugins/Cargo.toml --workspace --locked

@@ -17,6 +17,16 @@ pub enum Error {
     Permission(String),
     /// The service failed or answered something the connector cannot use.
     Upstream(String),
+    /// The service answered an error status that means neither bad credentials nor a
+    /// missing permission nor a rate limit: a 404, a 409, a 5xx. The status is kept so a
+    /// connector can act on it (`Error::Http { status: 404, .. }`) rather than on the text;
+    /// the host sees it as an upstream error.
+    Http {
+        /// The HTTP status code.
+        status: u16,
+        /// The request, the status and the service's own explanation.
+        message: String,
+    },
     /// The service is rate-limiting us for this many more seconds; the run ends keeping
     /// its cursor and is retried later.
     RateLimited(u32),
@@ -25,6 +35,14 @@ pub enum Error {
 }
 
 impl Error {
+    /// The HTTP status the service answered, for [`Error::Http`].
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Self::Http { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
     /// Prefixes the message with where it happened, such as the service or the stream.
     #[must_use]
     pub fn context(self, context: impl std::fmt::Display) -> Self {
@@ -34,6 +52,10 @@ impl Error {
             Self::Auth(m) => Self::Auth(wrap(m)),
             Self::Permission(m) => Self::Permission(wrap(m)),
             Self::Upstream(m) => Self::Upstream(wrap(m)),
+            Self::Http { status, message } => Self::Http {
+                status,
+                message: wrap(message),
+            },
             Self::RateLimited(seconds) => Self::RateLimited(seconds),
             Self::Internal(m) => Self::Internal(wrap(m)),
         }
@@ -46,7 +68,7 @@ impl std::fmt::Display for Error {
             Self::Config(m) => write!(f, "configuration error: {m}"),
             Self::Auth(m) => write!(f, "authentication failed: {m}"),
             Self::Permission(m) => write!(f, "permission missing: {m}"),
-            Self::Upstream(m) => write!(f, "upstream error: {m}"),
+            Self::Upstream(m) | Self::Http { message: m, .. } => write!(f, "upstream error: {m}"),
             Self::RateLimited(seconds) => write!(f, "rate limited for {seconds} s"),
             Self::Internal(m) => write!(f, "internal error: {m}"),
         }
@@ -83,9 +105,41 @@ impl From<Error> for wit::ConnectorError {
             Error::Config(m) => Self::Config(m),
             Error::Auth(m) => Self::Auth(m),
             Error::Permission(m) => Self::Permission(m),
-            Error::Upstream(m) => Self::Upstream(m),
+            Error::Upstream(m) | Error::Http { message: m, .. } => Self::Upstream(m),
             Error::RateLimited(seconds) => Self::RateLimited(seconds),
             Error::Internal(m) => Self::Internal(m),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_http_error_keeps_its_status_through_context() {
+        let error = Error::Http {
+            status: 404,
+            message: "GET /x answered 404: Not Found".into(),
+        }
+        .context("repositories");
+        assert_eq!(error.status(), Some(404));
+        assert_eq!(
+            error.to_string(),
+            "upstream error: repositories: GET /x answered 404: Not Found"
+        );
+        assert_eq!(Error::Upstream("x".into()).status(), None);
+    }
+
+    #[test]
+    fn the_host_sees_an_http_error_as_upstream() {
+        let error = Error::Http {
+            status: 503,
+            message: "down".into(),
+        };
+        assert!(matches!(
+            wit::ConnectorError::from(error),
+            wit::ConnectorError::Upstream(message) if message == "down"
+        ));
     }
 }

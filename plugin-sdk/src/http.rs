@@ -19,6 +19,10 @@ use serde::de::DeserializeOwned;
 use crate::bindings::sluice::connector::{http as host, types};
 use crate::{Error, Result};
 
+mod client;
+
+pub use client::Client;
+
 /// The credentials the host injects into a request, by secret name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Auth {
@@ -268,7 +272,7 @@ impl Response {
     /// This response if its status is 2xx (or 304), else an error that names the request,
     /// the status and the service's own message: 401 is [`Error::Auth`], 403
     /// [`Error::Permission`] (or [`Error::RateLimited`] when the service says so), 429
-    /// [`Error::RateLimited`], anything else [`Error::Upstream`].
+    /// [`Error::RateLimited`], anything else [`Error::Http`] with the status.
     pub fn error_for_status(self) -> Result<Self> {
         if self.is_success() || self.status == 304 {
             return Ok(self);
@@ -288,7 +292,7 @@ impl Response {
             (403 | 429, Some(seconds)) => Error::RateLimited(seconds),
             (429, None) => Error::RateLimited(60),
             (403, None) => Error::Permission(message),
-            _ => Error::Upstream(message),
+            (status, _) => Error::Http { status, message },
         })
     }
 
@@ -303,6 +307,16 @@ impl Response {
                 .find_map(|name| body.get(name))
                 .map(|value| match value {
                     serde_json::Value::String(text) => text.clone(),
+                    // Jira's `errorMessages`: a list of sentences.
+                    serde_json::Value::Array(items)
+                        if items.iter().all(serde_json::Value::is_string) =>
+                    {
+                        items
+                            .iter()
+                            .filter_map(serde_json::Value::as_str)
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    }
                     other => other.to_string(),
                 })
         });
@@ -324,13 +338,29 @@ impl Response {
 /// Each item is one page's response, already checked with [`Response::error_for_status`].
 /// Stop iterating early (with `break` or `take_while`) to fetch no further pages.
 pub fn pages(first: Request) -> Pages {
-    Pages { next: Some(first) }
+    Pages {
+        next: Some(first),
+        checked: true,
+    }
 }
 
 /// The iterator returned by [`pages`].
 #[derive(Debug)]
 pub struct Pages {
     next: Option<Request>,
+    /// Whether each page goes through [`Response::error_for_status`] here, or its caller
+    /// checks it (a [`Client`], with the service's own meanings).
+    checked: bool,
+}
+
+impl Pages {
+    /// Pages whose answers are handed on as they are, for a caller that checks them.
+    fn unchecked(first: Request) -> Self {
+        Self {
+            next: Some(first),
+            checked: false,
+        }
+    }
 }
 
 impl Iterator for Pages {
@@ -338,11 +368,19 @@ impl Iterator for Pages {
 
     fn next(&mut self) -> Option<Self::Item> {
         let request = self.next.take()?;
-        let response = match request.send().and_then(Response::error_for_status) {
+        let sent = request.send();
+        let sent = if self.checked {
+            sent.and_then(Response::error_for_status)
+        } else {
+            sent
+        };
+        let response = match sent {
             Ok(response) => response,
             Err(error) => return Some(Err(error)),
         };
-        self.next = response.next_link().map(|url| request.with_url(url));
+        if response.is_success() {
+            self.next = response.next_link().map(|url| request.with_url(url));
+        }
         Some(Ok(response))
     }
 }
@@ -386,6 +424,62 @@ mod tests {
     fn next_link_is_none_on_the_last_page() {
         let header = r#"<https://api.github.com/x?page=1>; rel="prev", <https://api.github.com/x?page=1>; rel="first""#;
         assert_eq!(next_link(header), None);
+    }
+
+    fn response(status: u16, headers: &[(&str, &str)], body: &str) -> Response {
+        Response {
+            method: "GET".into(),
+            url: "https://api.example.com/things".into(),
+            status,
+            headers: headers
+                .iter()
+                .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+                .collect(),
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    #[test]
+    fn error_statuses_map_to_what_they_mean() {
+        let body = r#"{"message": "Not Found"}"#;
+        let not_found = response(404, &[], body)
+            .error_for_status()
+            .expect_err("a 404");
+        assert_eq!(not_found.status(), Some(404));
+        assert_eq!(
+            not_found.to_string(),
+            "upstream error: GET https://api.example.com/things answered 404: Not Found"
+        );
+        assert!(matches!(
+            response(401, &[], body).error_for_status(),
+            Err(Error::Auth(_))
+        ));
+        assert!(matches!(
+            response(403, &[], body).error_for_status(),
+            Err(Error::Permission(_))
+        ));
+        assert!(matches!(
+            response(403, &[("retry-after", "7")], body).error_for_status(),
+            Err(Error::RateLimited(7))
+        ));
+        assert!(matches!(
+            response(429, &[], body).error_for_status(),
+            Err(Error::RateLimited(60))
+        ));
+        assert!(response(304, &[], "").error_for_status().is_ok());
+    }
+
+    #[test]
+    fn the_service_s_own_message_is_read_from_its_json() {
+        let jira = r#"{"errorMessages": ["Error in the JQL Query.", "Field 'x' does not exist."], "errors": {}}"#;
+        assert_eq!(
+            response(400, &[], jira).service_message(),
+            "Error in the JQL Query.; Field 'x' does not exist."
+        );
+        assert_eq!(
+            response(500, &[], "plain text").service_message(),
+            "plain text"
+        );
     }
 
     #[test]

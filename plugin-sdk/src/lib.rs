@@ -40,6 +40,7 @@ mod error;
 pub mod config;
 pub mod event;
 pub mod http;
+pub mod listing;
 pub mod log;
 pub mod people;
 pub mod records;

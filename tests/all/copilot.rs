@@ -62,6 +62,11 @@ async fn daily_reports_and_seats_are_read_once() {
         0,
         "the token never goes to the signed report links"
     );
+    assert_eq!(
+        fake.downloads_refused(),
+        0,
+        "each link followed exactly as signed"
+    );
     let asked = fake
         .requests()
         .iter()

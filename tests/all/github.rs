@@ -15,6 +15,17 @@ const TOKEN: &str = "ghp_canary0123456789abcdefghijklmnopqrstu";
 /// Runs the GitHub connector against the fake, with `state` as its cursor file.
 async fn run(fake: &FakeGitHub, dir: &Path, state: &Path, token: &str) -> Run {
     let config = json!({ "org": ORG, "api_base_url": fake.url() });
+    run_configured(fake, dir, state, token, &config).await
+}
+
+/// Runs the GitHub connector against the fake with the configuration `config`.
+async fn run_configured(
+    fake: &FakeGitHub,
+    dir: &Path,
+    state: &Path,
+    token: &str,
+    config: &serde_json::Value,
+) -> Run {
     let grant = format!("127.0.0.1:{}", fake.port());
     let secret = format!("github_token={token}");
     let args = ["--secret", &secret, "--allow-private-host", &grant];
@@ -23,7 +34,7 @@ async fn run(fake: &FakeGitHub, dir: &Path, state: &Path, token: &str) -> Run {
         guests::GITHUB_MANIFEST,
         dir,
         state,
-        &config,
+        config,
         &args,
     )
     .await
@@ -160,8 +171,90 @@ async fn a_full_run_emits_everything_exactly_once_and_a_second_only_what_changed
     assert!(
         requests
             .iter()
-            .any(|r| r.starts_with("/repos/acme/widgets/commits?") && r.contains("since=")),
-        "commits asked only since the cursor: {requests:?}"
+            .any(|r| r.starts_with("/repos/acme/gadgets/compare/")),
+        "commits asked only past the last run's head: {requests:?}"
+    );
+    assert!(
+        !requests
+            .iter()
+            .any(|r| r.contains("/commits?") || r.starts_with("/repos/acme/widgets/compare/")),
+        "no commits listed again, nothing compared where the head stayed: {requests:?}"
+    );
+}
+
+#[tokio::test]
+async fn repositories_a_widened_filter_includes_are_synced_whole_on_the_next_run() {
+    let fake = FakeGitHub::start(TOKEN).await.expect("fake GitHub");
+    let (dir, state) = paths();
+    let narrow = json!({ "org": ORG, "api_base_url": fake.url(), "repos": ["widgets"] });
+    let first = run_configured(&fake, dir.path(), &state, TOKEN, &narrow).await;
+    assert_eq!(first.output.status.code(), Some(0), "{}", first.stderr());
+    assert_eq!(first.by_stream()["repositories"], ["acme/widgets"]);
+
+    // Nothing changed at GitHub: only the filter did.
+    let wide =
+        json!({ "org": ORG, "api_base_url": fake.url(), "repos": ["widgets", "acme/Gadgets"] });
+    let second = run_configured(&fake, dir.path(), &state, TOKEN, &wide).await;
+    assert_eq!(second.output.status.code(), Some(0), "{}", second.stderr());
+    let streams = second.by_stream();
+    assert_eq!(
+        streams["repositories"],
+        ["acme/gadgets"],
+        "{}",
+        second.stderr()
+    );
+    assert_eq!(
+        streams["pull_requests"],
+        (1..=5)
+            .map(|n| format!("acme/gadgets#{n}"))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(streams["commits"].len(), 3, "every commit of gadgets");
+    assert!(
+        streams["commits"]
+            .iter()
+            .all(|key| key.starts_with("acme/gadgets@")),
+        "{:?}",
+        streams["commits"]
+    );
+
+    let third = run_configured(&fake, dir.path(), &state, TOKEN, &wide).await;
+    assert_eq!(third.output.status.code(), Some(0), "{}", third.stderr());
+    assert!(
+        third.records.is_empty(),
+        "synced once: {:?}",
+        third.by_stream()
+    );
+}
+
+#[tokio::test]
+async fn commits_of_a_branch_merged_late_are_read_though_dated_before_the_last_run() {
+    let fake = FakeGitHub::start(TOKEN).await.expect("fake GitHub");
+    let (dir, state) = paths();
+    let first = run(&fake, dir.path(), &state, TOKEN).await;
+    assert_eq!(first.output.status.code(), Some(0), "{}", first.stderr());
+
+    let branch = fake.merge_old_branch(3);
+    let merge = fake.widgets_head().expect("a head");
+    let second = run(&fake, dir.path(), &state, TOKEN).await;
+    assert_eq!(second.output.status.code(), Some(0), "{}", second.stderr());
+    let mut expected: Vec<String> = branch
+        .iter()
+        .chain([&merge])
+        .map(|sha| format!("acme/widgets@{sha}"))
+        .collect();
+    expected.sort();
+    assert_eq!(second.by_stream()["commits"], expected);
+    let old = second
+        .records
+        .iter()
+        .find(|r| r["key"] == format!("acme/widgets@{}", branch[0]))
+        .expect("the branch's first commit");
+    assert!(
+        old["data"]["commit"]["committer"]["date"]
+            .as_str()
+            .is_some_and(|date| date.starts_with("2025-12-31")),
+        "dated before anything the first run read: {old}"
     );
 }
 
@@ -220,8 +313,8 @@ async fn a_rejected_token_is_an_auth_error_naming_github() {
         "{stderr}"
     );
     assert!(
-        stderr.contains("answered 401: Bad credentials"),
-        "GitHub's own message: {stderr}"
+        stderr.contains("(401 Bad credentials): check that it is valid and not expired"),
+        "GitHub's own message, and what to do: {stderr}"
     );
     assert!(
         !stderr.contains("ghp_wrong"),

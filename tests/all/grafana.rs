@@ -19,6 +19,16 @@ fn config(fake: &FakeGrafana) -> serde_json::Value {
 }
 
 async fn run(fake: &FakeGrafana, dir: &Path, token: &str, grant: &str) -> Run {
+    run_configured(fake, dir, token, grant, &config(fake)).await
+}
+
+async fn run_configured(
+    fake: &FakeGrafana,
+    dir: &Path,
+    token: &str,
+    grant: &str,
+    config: &serde_json::Value,
+) -> Run {
     let secret = format!("grafana_token={token}");
     let state = dir.join("state.json");
     run_connector(
@@ -26,7 +36,7 @@ async fn run(fake: &FakeGrafana, dir: &Path, token: &str, grant: &str) -> Run {
         guests::GRAFANA_MANIFEST,
         dir,
         &state,
-        &config(fake),
+        config,
         &[
             "--secret",
             &secret,
@@ -62,8 +72,8 @@ async fn everything_is_emitted_and_queries_resume_where_they_ended() {
         "two series over an hour at one a minute: {prometheus}"
     );
     assert!(
-        (12..=13).contains(&loki),
-        "a line every five minutes over an hour: {loki}"
+        (24..=26).contains(&loki),
+        "two streams with a line every five minutes over an hour: {loki}"
     );
     assert!(
         fake.requests().iter().any(|r| r.contains("page=2")),
@@ -127,4 +137,48 @@ async fn bad_tokens_and_rate_limits() {
     let run2 = run(&fake, dir.path(), TOKEN, "--allow-private-host").await;
     assert_eq!(run2.output.status.code(), Some(0), "{}", run2.stderr());
     assert_eq!(run2.count("dashboards"), DASHBOARDS);
+}
+
+#[tokio::test]
+async fn a_loki_answer_cut_at_its_limit_is_followed_to_the_end_of_the_range() {
+    let fake = FakeGrafana::start(TOKEN).await.expect("fake Grafana");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = json!({ "base_url": fake.url(), "queries": [
+        { "name": "errors", "datasource_uid": "loki1", "kind": "loki", "expr": "{app=\"api\"}", "limit": 5 }
+    ] });
+    let run = run_configured(&fake, dir.path(), TOKEN, "--allow-private-host", &config).await;
+    assert_eq!(run.output.status.code(), Some(0), "{}", run.stderr());
+    // `errors|app=api,level=error|1767225600000000000`: every five minutes of the hour, both
+    // streams, each line once (`sample_keys` fails on a key emitted twice).
+    let keys = sample_keys(&run);
+    let mut times: Vec<u128> = keys
+        .iter()
+        .filter_map(|key| key.rsplit('|').next()?.parse().ok())
+        .collect();
+    times.sort_unstable();
+    times.dedup();
+    assert!((12..=13).contains(&times.len()), "{keys:?}");
+    assert_eq!(
+        keys.len(),
+        2 * times.len(),
+        "both streams at every time: {keys:?}"
+    );
+    assert!(
+        times
+            .windows(2)
+            .all(|pair| pair[1] - pair[0] == 300_000_000_000),
+        "no five minutes missing: {times:?}"
+    );
+    let asked: Vec<String> = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.contains("/loki/api/v1/query_range"))
+        .collect();
+    assert!(asked.len() >= 5, "one request per five lines: {asked:?}");
+    assert!(
+        asked
+            .iter()
+            .all(|r| r.contains("limit=5&direction=forward")),
+        "{asked:?}"
+    );
 }

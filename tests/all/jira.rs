@@ -13,6 +13,15 @@ const TOKEN: &str = "ATATT3xFfGF0canary-jira-token";
 
 async fn run(fake: &FakeJira, dir: &Path, token: &str) -> Run {
     let config = json!({ "site_url": fake.url(), "email": EMAIL, "projects": ["ENG", "OPS"] });
+    run_configured(fake, dir, token, &config).await
+}
+
+async fn run_configured(
+    fake: &FakeJira,
+    dir: &Path,
+    token: &str,
+    config: &serde_json::Value,
+) -> Run {
     let grant = format!("127.0.0.1:{}", fake.port());
     let secret = format!("jira_api_token={token}");
     let state = dir.join("state.json");
@@ -21,7 +30,7 @@ async fn run(fake: &FakeJira, dir: &Path, token: &str) -> Run {
         guests::JIRA_MANIFEST,
         dir,
         &state,
-        &config,
+        config,
         &["--secret", &secret, "--allow-private-host", &grant],
     )
     .await
@@ -61,7 +70,11 @@ async fn a_full_run_pages_through_everything_and_a_second_fetches_only_changes()
         ["ENG-1", "OPS-6"],
         "only the updated and the new issue"
     );
-    assert_eq!(streams["worklogs"].len(), 1, "only the new worklog");
+    assert_eq!(
+        streams.get("worklogs"),
+        None,
+        "Jira holds back a worklog of the last minute"
+    );
     let last_search = fake
         .requests()
         .into_iter()
@@ -71,6 +84,32 @@ async fn a_full_run_pages_through_everything_and_a_second_fetches_only_changes()
         last_search.contains("updated+%3E%3D"),
         "the second search asks only for updates: {last_search}"
     );
+
+    fake.pass_minutes(2);
+    let third = run(&fake, dir.path(), TOKEN).await;
+    assert_eq!(third.output.status.code(), Some(0), "{}", third.stderr());
+    let streams = third.by_stream();
+    assert_eq!(streams["worklogs"].len(), 1, "the held-back worklog, once");
+    assert_eq!(streams.get("issues"), None, "no issue twice");
+}
+
+#[tokio::test]
+async fn jql_that_jira_refuses_names_the_setting() {
+    let fake = FakeJira::start(EMAIL, TOKEN).await.expect("fake Jira");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = json!({ "site_url": fake.url(), "email": EMAIL, "projects": ["ENG"], "jql": "labels ~~ nonsense" });
+    let run = run_configured(&fake, dir.path(), TOKEN, &config).await;
+    assert_eq!(run.output.status.code(), Some(1));
+    let stderr = run.stderr();
+    assert!(
+        stderr.contains("configuration error: Jira refused the search of `projects` and `jql` (400 Error in the JQL Query: Expecting a field, an operator and a value but got 'labels ~~ nonsense'.): check `jql`"),
+        "{stderr}"
+    );
+
+    let narrowed = json!({ "site_url": fake.url(), "email": EMAIL, "projects": ["ENG", "OPS"], "jql": "project = OPS" });
+    let run = run_configured(&fake, dir.path(), TOKEN, &narrowed).await;
+    assert_eq!(run.output.status.code(), Some(0), "{}", run.stderr());
+    assert_eq!(run.count("issues"), 5, "the extra JQL narrows the search");
 }
 
 #[tokio::test]

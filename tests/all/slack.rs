@@ -51,12 +51,17 @@ async fn users_and_channels_page_through_everything_and_people_are_reported() {
     let (users, channels) = fake.counts();
     assert_eq!(run.count("users"), users);
     assert_eq!(run.count("channels"), channels);
-    assert!(
-        fake.requests()
-            .iter()
-            .any(|r| r.starts_with("/api/users.list?") && r.contains("cursor=")),
-        "paged by cursor"
+    let user_pages: Vec<String> = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.starts_with("/api/users.list?"))
+        .collect();
+    assert_eq!(
+        user_pages.len(),
+        3,
+        "253 users in pages shorter than the 200 asked, followed to the empty cursor: {user_pages:?}"
     );
+    assert!(user_pages[0].contains("limit=200") && user_pages[1].contains("cursor="));
     let seen: Vec<Value> = std::fs::read_to_string(&identities)
         .expect("identities")
         .lines()

@@ -30,3 +30,26 @@ pub fn parse(text: &str) -> Option<i64> {
     let start = (year - 1970) * 365 + (year - 1969).div_euclid(4) - 1;
     (start..start + 370).find(|d| format(*d) == text)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn days_are_named_as_the_reports_name_them() {
+        assert_eq!(format(0), "1970-01-01");
+        assert_eq!(format(20_454), "2026-01-01");
+        assert_eq!(format(20_513), "2026-03-01", "after a February of 28 days");
+        assert_eq!(format(19_782), "2024-02-29");
+    }
+
+    #[test]
+    fn a_named_day_parses_back_and_nonsense_does_not() {
+        for day in [0, 19_782, 20_454, 20_818] {
+            assert_eq!(parse(&format(day)), Some(day));
+        }
+        assert_eq!(parse("2026-02-30"), None);
+        assert_eq!(parse("yesterday"), None);
+        assert_eq!(parse(""), None);
+    }
+}

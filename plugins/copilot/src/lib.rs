@@ -6,8 +6,12 @@ mod reports;
 
 use serde::Deserialize;
 use serde_json::Value;
-use sluice_sdk::http::{self, Auth, Request};
+use sluice_sdk::http::{Auth, Client};
 use sluice_sdk::{Connector, Error, Result, Summary, config, log, records};
+
+/// What to do when GitHub refuses Copilot data.
+const PERMISSION_ADVICE: &str = "the token needs `manage_billing:copilot` or `read:org` from an \
+     owner or billing manager, and the org's Copilot usage metrics policy must be enabled";
 
 /// What an admin configures.
 #[derive(Deserialize)]
@@ -34,27 +38,27 @@ fn default_report_delay_days() -> u32 {
 }
 
 impl Config {
-    /// A GET of `path` on the GitHub API with the token.
-    fn get(&self, path: &str) -> Request {
-        http::get(format!("{}{path}", self.api_base_url.trim_end_matches('/')))
-            .header("accept", "application/vnd.github+json")
+    /// The GitHub API with the token, and what GitHub's 401 and 403 mean here.
+    fn github(&self) -> Client {
+        Client::new(&self.api_base_url)
+            .accept("application/vnd.github+json")
             .header("x-github-api-version", "2022-11-28")
             .auth(Auth::bearer("github_token"))
+            .on_unauthorized("GitHub rejected the token `github_token`", "")
+            .on_forbidden(
+                format!("GitHub refused Copilot data of `{}`", self.org),
+                PERMISSION_ADVICE,
+            )
     }
 
-    /// What GitHub's 401, 403 and 404 mean here.
+    /// What GitHub's 404 means here.
     fn explain(&self, error: Error) -> Error {
-        match error {
-            Error::Auth(m) => Error::Auth(format!("GitHub rejected the token `github_token`: {m}")),
-            Error::Permission(m) => Error::Permission(format!(
-                "GitHub refused Copilot data of `{}`: the token needs `manage_billing:copilot` or `read:org` from an owner or billing manager, and the org's Copilot usage metrics policy must be enabled ({m})",
-                self.org
-            )),
-            Error::Upstream(m) if m.contains(" answered 404") => Error::Config(format!(
+        match error.status() {
+            Some(404) => Error::Config(format!(
                 "GitHub organisation `{}` not found at {}, or it has no Copilot subscription",
                 self.org, self.api_base_url
             )),
-            other => other,
+            _ => error,
         }
     }
 }
@@ -66,8 +70,9 @@ struct Copilot;
 /// Emits every seat, paging by `link`.
 fn seats(config: &Config) -> Result<usize> {
     let mut count = 0;
-    for page in http::pages(
-        config
+    let github = config.github();
+    for page in github.pages(
+        github
             .get(&format!("/orgs/{}/copilot/billing/seats", config.org))
             .query("per_page", 100),
     ) {
@@ -92,11 +97,13 @@ fn seats(config: &Config) -> Result<usize> {
 impl Connector for Copilot {
     fn check(&mut self) -> Result<()> {
         let config: Config = config::get()?;
-        config
-            .get(&format!("/orgs/{}/copilot/billing/seats", config.org))
-            .query("per_page", 1)
-            .send()?
-            .error_for_status()
+        let github = config.github();
+        github
+            .send(
+                &github
+                    .get(&format!("/orgs/{}/copilot/billing/seats", config.org))
+                    .query("per_page", 1),
+            )
             .map(|_| ())
             .map_err(|e| config.explain(e))
     }

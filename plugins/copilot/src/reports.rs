@@ -8,7 +8,7 @@ use serde_json::Value;
 use sluice_sdk::http;
 use sluice_sdk::{Error, Result, log, records, state};
 
-use crate::{Config, days};
+use crate::{Config, PERMISSION_ADVICE, days};
 
 /// The last day asked for: every day up to it was read, given up, or is pending.
 const CURSOR: &str = "last_day";
@@ -30,6 +30,7 @@ pub fn sync(config: &Config) -> Result<Option<String>> {
     let pending = pending_days(first);
     // A day is recent while GitHub may still publish its report.
     let recent = |day: i64| yesterday - day < i64::from(config.report_delay_days);
+    let github = config.github();
     let mut still_pending = Vec::new();
     let mut with_data = 0usize;
     for day in pending.iter().copied().chain(first..=yesterday) {
@@ -38,7 +39,7 @@ pub fn sync(config: &Config) -> Result<Option<String>> {
             "/orgs/{}/copilot/metrics/reports/organization-1-day",
             config.org
         );
-        let response = config.get(&path).query("day", &name).send()?;
+        let response = github.get(&path).query("day", &name).send()?;
         match response.status {
             204 if recent(day) => still_pending.push(day),
             204 if pending.contains(&day) => {
@@ -48,14 +49,20 @@ pub fn sync(config: &Config) -> Result<Option<String>> {
                 );
             }
             204 => {}
+            // 403: the token or the org's policy; 422: the policy is off for the org.
             403 | 422 => {
-                let reason = config.explain(Error::Permission(response.service_message()));
+                let reason = Error::Permission(format!(
+                    "GitHub refused Copilot data of `{}` ({} {}): {PERMISSION_ADVICE}",
+                    config.org,
+                    response.status,
+                    response.service_message()
+                ));
                 log::warn!("no Copilot usage reports: {reason}");
                 return Ok(Some(format!("Copilot usage reports skipped: {reason}")));
             }
             _ => {
-                let links: Value = response
-                    .error_for_status()
+                let links: Value = github
+                    .check(response)
                     .map_err(|e| config.explain(e))?
                     .json()?;
                 for link in links

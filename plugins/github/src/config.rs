@@ -35,3 +35,33 @@ impl Config {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(repos: Option<&[&str]>) -> Config {
+        Config {
+            org: "acme".into(),
+            repos: repos.map(|names| names.iter().map(|n| (*n).to_owned()).collect()),
+            api_base_url: default_api_base_url(),
+        }
+    }
+
+    #[test]
+    fn repositories_are_wanted_by_name_or_full_name_whatever_their_case() {
+        let some = config(Some(&["widgets", "acme/Gadgets"]));
+        assert!(some.wants("acme/widgets"));
+        assert!(some.wants("acme/Widgets"));
+        assert!(some.wants("acme/gadgets"));
+        assert!(!some.wants("acme/docs"));
+        assert!(
+            !some.wants("other/gadgets"),
+            "a full name names its owner too"
+        );
+        assert!(
+            config(None).wants("acme/docs"),
+            "no filter: every repository"
+        );
+    }
+}

@@ -1,7 +1,7 @@
 //! Cursors kept in state between runs. GitHub's timestamps are ISO 8601 in UTC with a
 //! fixed width, so comparing them as text orders them in time.
 
-use sluice_sdk::{Result, state};
+use sluice_sdk::state;
 
 /// The newest timestamp stored under `key`.
 pub fn get(key: &str) -> Option<String> {
@@ -15,9 +15,4 @@ pub fn advance(key: &str, newest: Option<&str>) {
     {
         state::set(key, newest);
     }
-}
-
-/// Reads a JSON list kept in state, empty when missing.
-pub fn list(key: &str) -> Result<Vec<String>> {
-    Ok(state::get_json(key)?.unwrap_or_default())
 }

@@ -1,9 +1,10 @@
 //! Pull requests, and the reviews of each, that changed since the repository's cursor.
 
 use serde_json::Value;
+use sluice_sdk::http::Client;
 use sluice_sdk::{Result, log, records};
 
-use crate::client::{GitHub, number, text};
+use crate::client::{number, text, walk};
 use crate::cursor;
 
 /// What one repository's pull requests added to a run.
@@ -17,7 +18,7 @@ pub struct Counts {
 
 /// Emits the pull requests of `repo` updated since its cursor, and every review of each:
 /// a new review updates its pull request, so only changed pull requests are asked for reviews.
-pub fn sync(github: &GitHub, repo: &str) -> Result<Counts> {
+pub fn sync(github: &Client, repo: &str) -> Result<Counts> {
     let cursor_key = format!("pulls_updated:{repo}");
     let since = cursor::get(&cursor_key);
     let mut changed: Vec<u64> = Vec::new();
@@ -27,7 +28,7 @@ pub fn sync(github: &GitHub, repo: &str) -> Result<Counts> {
         .query("state", "all")
         .query("sort", "updated")
         .query("direction", "desc");
-    github.walk(request, |mut pull: Value| {
+    walk(github, request, |mut pull: Value| {
         let updated = text(&pull, "updated_at")?.to_owned();
         // Newest first: the first one not newer than the cursor ends the walk, and its page.
         if since
@@ -46,7 +47,7 @@ pub fn sync(github: &GitHub, repo: &str) -> Result<Counts> {
     let mut reviews = 0usize;
     for pull_number in &changed {
         let request = github.get(&format!("/repos/{repo}/pulls/{pull_number}/reviews"));
-        github.walk(request, |mut review: Value| {
+        walk(github, request, |mut review: Value| {
             let id = number(&review, "id")?;
             review["repository"] = Value::from(repo);
             review["pull_number"] = Value::from(*pull_number);

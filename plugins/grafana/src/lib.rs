@@ -8,7 +8,6 @@ use serde::Deserialize;
 use serde_json::Value;
 use sluice_sdk::{Connector, Result, Summary, config, log, records};
 
-use client::Grafana;
 use queries::Query;
 
 /// What an admin configures.
@@ -40,7 +39,7 @@ fn emit_all(stream: &str, items: &[Value], key: &str) -> Result<()> {
 impl Connector for GrafanaConnector {
     fn check(&mut self) -> Result<()> {
         let config: Config = config::get()?;
-        let grafana = Grafana::new(&config.base_url);
+        let grafana = client::client(&config.base_url);
         let health: Value = grafana.get_json("/api/health")?;
         grafana.get_json::<Value>("/api/search?limit=1")?;
         log::info!("connected to Grafana {}", health["version"]; version = health["version"]);
@@ -49,8 +48,8 @@ impl Connector for GrafanaConnector {
 
     fn sync(&mut self) -> Result<Summary> {
         let config: Config = config::get()?;
-        let grafana = Grafana::new(&config.base_url);
-        emit_all("dashboards", &grafana.dashboards()?, "uid")?;
+        let grafana = client::client(&config.base_url);
+        emit_all("dashboards", &client::dashboards(&grafana)?, "uid")?;
         emit_all(
             "datasources",
             &grafana.get_json::<Vec<Value>>("/api/datasources")?,

@@ -8,12 +8,12 @@ use serde_json::Value;
 use sluice_sdk::people::{self, Identity};
 use sluice_sdk::{Result, log, records};
 
-use crate::client::Jira;
+use sluice_sdk::http::Client;
 
 const PAGE: usize = 100;
 
 /// Emits the site's users and reports each as a Jira identity for the people directory.
-pub fn users(jira: &Jira) -> Result<()> {
+pub fn users(jira: &Client) -> Result<()> {
     let mut start = 0usize;
     let mut emitted = 0usize;
     loop {
@@ -21,7 +21,7 @@ pub fn users(jira: &Jira) -> Result<()> {
             .get("/rest/api/3/users/search")
             .query("startAt", start)
             .query("maxResults", PAGE);
-        let page: Vec<Value> = jira.send(request)?.json()?;
+        let page: Vec<Value> = jira.send(&request)?.json()?;
         if page.is_empty() {
             break;
         }
@@ -54,14 +54,14 @@ struct Paged {
 }
 
 /// Every value of an agile listing.
-fn agile(jira: &Jira, path: &str) -> Result<Vec<Value>> {
+fn agile(jira: &Client, path: &str) -> Result<Vec<Value>> {
     let mut values = Vec::new();
     loop {
         let request = jira
             .get(path)
             .query("startAt", values.len())
             .query("maxResults", 50);
-        let page: Paged = jira.send(request)?.json()?;
+        let page: Paged = jira.send(&request)?.json()?;
         let got = page.values.len();
         values.extend(page.values);
         if page.is_last != Some(false) || got == 0 {
@@ -71,7 +71,7 @@ fn agile(jira: &Jira, path: &str) -> Result<Vec<Value>> {
 }
 
 /// Emits boards, and the sprints of the scrum boards (a sprint shared by boards once).
-pub fn boards_and_sprints(jira: &Jira) -> Result<()> {
+pub fn boards_and_sprints(jira: &Client) -> Result<()> {
     let boards = agile(jira, "/rest/agile/1.0/board")?;
     let mut sprints = BTreeSet::new();
     for board in &boards {

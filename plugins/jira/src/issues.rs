@@ -3,10 +3,11 @@
 
 use serde::Deserialize;
 use serde_json::Value;
-use sluice_sdk::{Result, log, records, state};
+use sluice_sdk::{Error, Result, log, records, state};
 
-use crate::client::Jira;
 use crate::config::Config;
+use crate::times;
+use sluice_sdk::http::Client;
 
 /// The newest `updated` of the issues emitted so far, as Jira wrote it.
 const CURSOR: &str = "issues_updated";
@@ -47,11 +48,12 @@ pub fn jql(config: &Config, cursor: Option<&str>) -> String {
 }
 
 /// Emits the issues updated since the cursor.
-pub fn sync(jira: &Jira, config: &Config) -> Result<()> {
+pub fn sync(jira: &Client, config: &Config) -> Result<()> {
     let cursor = state::get(CURSOR);
     let query = jql(config, cursor.as_deref());
     let mut token: Option<String> = None;
-    let mut newest = cursor.clone();
+    let cursor_at = cursor.as_deref().and_then(times::instant);
+    let mut newest = cursor.clone().zip(cursor_at).map(|(text, at)| (at, text));
     let mut emitted = 0usize;
     loop {
         let mut request = jira
@@ -62,25 +64,38 @@ pub fn sync(jira: &Jira, config: &Config) -> Result<()> {
         if let Some(token) = &token {
             request = request.query("nextPageToken", token);
         }
-        let page: Page = jira.send(request)?.json()?;
+        let response = request.send()?;
+        // Jira answers JQL it cannot run — a bad `jql`, a project that does not exist — with 400.
+        if response.status == 400 {
+            return Err(Error::Config(format!(
+                "Jira refused the search of `projects` and `jql` (400 {}): check `jql`",
+                response.service_message()
+            )));
+        }
+        let page: Page = jira.check(response)?.json()?;
         for issue in page.issues {
-            let updated = issue
-                .pointer("/fields/updated")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned();
-            if cursor.as_deref().is_some_and(|c| updated.as_str() <= c) {
-                continue;
-            }
             let key = issue
                 .get("key")
                 .and_then(Value::as_str)
                 .unwrap_or_default()
                 .to_owned();
+            let updated = issue
+                .pointer("/fields/updated")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            let at = times::instant(&updated).ok_or_else(|| {
+                Error::Upstream(format!(
+                    "Jira sent issue {key} with `updated` {updated:?}, not a time"
+                ))
+            })?;
+            if cursor_at.is_some_and(|c| at <= c) {
+                continue;
+            }
             records::emit_one("issues", key, &issue)?;
             emitted += 1;
-            if newest.as_deref().is_none_or(|n| updated.as_str() > n) {
-                newest = Some(updated);
+            if newest.as_ref().is_none_or(|(n, _)| at > *n) {
+                newest = Some((at, updated));
             }
         }
         match (page.is_last, page.next_page_token) {
@@ -88,9 +103,43 @@ pub fn sync(jira: &Jira, config: &Config) -> Result<()> {
             _ => break,
         }
     }
-    if let Some(newest) = newest {
+    if let Some((_, newest)) = newest {
         state::set(CURSOR, &newest);
     }
     log::info!("issues: {emitted} emitted"; stream = "issues", count = emitted);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(jql: Option<&str>) -> Config {
+        Config {
+            site_url: "https://acme.atlassian.net".into(),
+            email: "bot@acme.example".into(),
+            projects: vec!["ENG".into(), "O\"PS".into()],
+            jql: jql.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn the_query_names_the_projects_and_orders_by_update() {
+        assert_eq!(
+            jql(&config(None), None),
+            r#"project in ("ENG", "OPS") ORDER BY updated ASC"#
+        );
+    }
+
+    #[test]
+    fn the_cursor_is_compared_to_the_minute_and_extra_jql_is_bracketed() {
+        assert_eq!(
+            jql(
+                &config(Some("labels = x OR labels = y")),
+                Some("2026-01-01T10:30:59.123+0000")
+            ),
+            r#"project in ("ENG", "OPS") AND (labels = x OR labels = y) AND updated >= "2026-01-01 10:30" ORDER BY updated ASC"#
+        );
+        assert!(!jql(&config(Some("  ")), None).contains("AND"));
+    }
 }

@@ -5,12 +5,12 @@ mod client;
 mod config;
 mod directory;
 mod issues;
+mod times;
 mod worklogs;
 
 use serde_json::Value;
 use sluice_sdk::{Connector, Error, Result, Summary, config as install_config, log};
 
-use client::Jira;
 use config::Config;
 
 /// The connector.
@@ -20,24 +20,24 @@ struct JiraConnector;
 impl Connector for JiraConnector {
     fn check(&mut self) -> Result<()> {
         let config: Config = install_config::get()?;
-        let jira = Jira::new(&config.site_url, &config.email);
+        let jira = client::client(&config.site_url, &config.email);
         let me: Value = jira
-            .send(jira.get("/rest/api/3/myself"))
-            .map_err(|e| match e {
-                Error::Upstream(m) if m.contains(" answered 404") => Error::Config(format!(
+            .send(&jira.get("/rest/api/3/myself"))
+            .map_err(|e| match e.status() {
+                Some(404) => Error::Config(format!(
                     "{} does not look like a Jira Cloud site: check `site_url`",
-                    jira.site()
+                    jira.base()
                 )),
-                other => other,
+                _ => e,
             })?
             .json()?;
-        log::info!("connected to {} as {}", jira.site(), me["displayName"]; site = jira.site());
+        log::info!("connected to {} as {}", jira.base(), me["displayName"]; site = jira.base());
         Ok(())
     }
 
     fn sync(&mut self) -> Result<Summary> {
         let config: Config = install_config::get()?;
-        let jira = Jira::new(&config.site_url, &config.email);
+        let jira = client::client(&config.site_url, &config.email);
         issues::sync(&jira, &config)?;
         directory::users(&jira)?;
         directory::boards_and_sprints(&jira)?;

@@ -5,7 +5,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use sluice_sdk::{Result, log, records, state};
 
-use crate::client::Jira;
+use sluice_sdk::http::Client;
 
 /// Epoch milliseconds up to which worklog changes were emitted.
 const CURSOR: &str = "worklogs_since";
@@ -27,20 +27,25 @@ struct Change {
 }
 
 /// Emits the worklogs changed since the cursor.
-pub fn sync(jira: &Jira) -> Result<()> {
+pub fn sync(jira: &Client) -> Result<()> {
     let mut since: u64 = state::get(CURSOR).and_then(|s| s.parse().ok()).unwrap_or(0);
     let mut emitted = 0usize;
     loop {
         let page: Updated = jira
             .send(
-                jira.get("/rest/api/3/worklog/updated")
+                &jira
+                    .get("/rest/api/3/worklog/updated")
                     .query("since", since),
             )?
             .json()?;
         let ids: Vec<u64> = page.values.iter().map(|c| c.worklog_id).collect();
         for chunk in ids.chunks(LIST_MAX) {
             let worklogs: Vec<Value> = jira
-                .send(jira.post("/rest/api/3/worklog/list", &json!({ "ids": chunk }))?)?
+                .send(
+                    &jira
+                        .post("/rest/api/3/worklog/list")
+                        .json(&json!({ "ids": chunk }))?,
+                )?
                 .json()?;
             for worklog in worklogs {
                 let id = match worklog.get("id") {

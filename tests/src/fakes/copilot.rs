@@ -1,6 +1,8 @@
 //! A fake of GitHub's Copilot APIs on 127.0.0.1: seats (paged by `link`) and the
-//! organisation's 1-day usage-metrics reports — `download_links` to signed report files
-//! (NDJSON), 204 for days without a report, 403 when the metrics policy is off.
+//! organisation's 1-day usage-metrics reports — `download_links` to signed, time-limited
+//! report files (NDJSON) whose signature the file server checks as a storage service does,
+//! refusing a link altered or expired with 403 `AuthenticationFailed` — 204 for days
+//! without a report, 403 when the metrics policy is off.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -36,6 +38,8 @@ struct Data {
     token: String,
     reports: Reports,
     downloads_with_token: usize,
+    /// Report downloads refused: a signature that does not match, or an expired link.
+    downloads_refused: usize,
     requests: Vec<String>,
     /// How often each day's report was asked for.
     asked: BTreeMap<String, usize>,
@@ -80,6 +84,7 @@ impl FakeCopilot {
             token: token.to_owned(),
             reports,
             downloads_with_token: 0,
+            downloads_refused: 0,
             requests: Vec::new(),
             asked: BTreeMap::new(),
         }));
@@ -110,10 +115,43 @@ impl FakeCopilot {
         lock(&self.data).downloads_with_token
     }
 
+    /// How many report downloads were refused for their signature or expiry.
+    pub fn downloads_refused(&self) -> usize {
+        lock(&self.data).downloads_refused
+    }
+
     /// The path and query of every request, in order.
     pub fn requests(&self) -> Vec<String> {
         lock(&self.data).requests.clone()
     }
+}
+
+/// The key the fake signs report links with, as a storage service holds its account key.
+const SIGNING_KEY: &str = "fake-storage-account-key";
+
+/// The signature of a link to `path` valid until `expires`: base64 of SHA-256 over the
+/// key, the path and the expiry, as a shared-access signature covers what it grants.
+fn signature(path: &str, expires: &str) -> String {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(format!("{SIGNING_KEY}\n{path}\n{expires}"));
+    base64::engine::general_purpose::STANDARD.encode(digest)
+}
+
+/// A signed, time-limited link to the report file `path` on `host`, with its signature
+/// percent-encoded in the query as storage services write it (`+`, `/`, `=` escaped).
+fn signed_link(host: &str, path: &str) -> String {
+    const EXPIRES: &str = "2099-01-01T00:00:00Z";
+    let sig: String = signature(path, EXPIRES)
+        .chars()
+        .map(|c| match c {
+            '+' => "%2B".to_owned(),
+            '/' => "%2F".to_owned(),
+            '=' => "%3D".to_owned(),
+            other => other.to_string(),
+        })
+        .collect();
+    format!("http://{host}{path}?sv=2023-11-03&sr=b&sp=r&se=2099-01-01T00%3A00%3A00Z&sig={sig}")
 }
 
 fn log_and_authorise<'a>(
@@ -220,7 +258,7 @@ async fn report_links(
         Reports::Forbidden => (StatusCode::FORBIDDEN, Json(json!({ "message": "Copilot Usage Metrics API setting is disabled at the organization or enterprise level.", "status": "403" }))).into_response(),
         _ if published => {
             let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("127.0.0.1");
-            Json(json!({ "download_links": [format!("http://{host}/reports/{day}.ndjson?sig=abc123&se=2099-01-01")], "report_day": day })).into_response()
+            Json(json!({ "download_links": [signed_link(host, &format!("/reports/{day}.ndjson"))], "report_day": day })).into_response()
         }
         _ => StatusCode::NO_CONTENT.into_response(),
     }
@@ -230,14 +268,30 @@ async fn report_links(
 async fn report_file(
     State(data): State<Shared>,
     Path(file): Path<String>,
+    Query(q): Query<BTreeMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
+    let expires = q.get("se").map(String::as_str).unwrap_or_default();
+    let signed = q.get("sig").map(String::as_str) == Some(&signature(&format!("/reports/{file}"), expires))
+        // ISO 8601 in UTC compares as text.
+        && expires > days_ago(0).as_str();
     {
         let mut data = lock(&data);
         data.requests.push(format!("/reports/{file}"));
         if headers.contains_key(header::AUTHORIZATION) {
             data.downloads_with_token += 1;
         }
+        if !signed {
+            data.downloads_refused += 1;
+        }
+    }
+    if !signed {
+        return (
+            StatusCode::FORBIDDEN,
+            [(header::CONTENT_TYPE, "application/xml")],
+            "<?xml version=\"1.0\" encoding=\"utf-8\"?><Error><Code>AuthenticationFailed</Code><Message>Server failed to authenticate the request. Make sure the value of Authorization header is formed correctly including the signature.</Message></Error>",
+        )
+            .into_response();
     }
     let day = file.trim_end_matches(".ndjson");
     let line = json!({ "day_totals": [{

@@ -57,7 +57,49 @@ struct Repo {
     json: Value,
     pulls: Vec<Value>,
     reviews: BTreeMap<u64, Vec<Value>>,
+    /// Every commit of the repository, newest made first; the branch is what `head` reaches.
     commits: Vec<Value>,
+    /// The sha the default branch points at; none while the repository is empty.
+    head: Option<String>,
+}
+
+impl Repo {
+    /// The commits reachable from `sha` through their parents, `sha` first; none for an
+    /// unknown sha.
+    fn reachable(&self, sha: &str) -> Vec<&Value> {
+        let by_sha: BTreeMap<&str, &Value> = self
+            .commits
+            .iter()
+            .filter_map(|c| Some((c["sha"].as_str()?, c)))
+            .collect();
+        let mut seen = std::collections::BTreeSet::new();
+        let mut found = Vec::new();
+        let mut queue = std::collections::VecDeque::from([sha.to_owned()]);
+        while let Some(next) = queue.pop_front() {
+            let Some(commit) = by_sha.get(next.as_str()) else {
+                continue;
+            };
+            if !seen.insert(next) {
+                continue;
+            }
+            found.push(*commit);
+            for parent in commit["parents"].as_array().into_iter().flatten() {
+                if let Some(parent) = parent["sha"].as_str() {
+                    queue.push_back(parent.to_owned());
+                }
+            }
+        }
+        found
+    }
+}
+
+/// Newest committer date first, as GitHub lists a branch's commits.
+fn by_date_newest_first(commits: &mut [&Value]) {
+    commits.sort_by(|a, b| {
+        b["commit"]["committer"]["date"]
+            .as_str()
+            .cmp(&a["commit"]["committer"]["date"].as_str())
+    });
 }
 
 struct Data {
@@ -87,7 +129,15 @@ const LIMIT: u64 = 5000;
 const EPOCH: u64 = 1_767_225_600;
 
 fn timestamp(minute: u64) -> String {
-    let secs = EPOCH + minute * 60;
+    format_time(EPOCH + minute * 60)
+}
+
+/// The time `minutes` before the seed's first timestamp.
+fn timestamp_before_seed(minutes: u64) -> String {
+    format_time(EPOCH - minutes * 60)
+}
+
+fn format_time(secs: u64) -> String {
     let days = secs / 86_400;
     let rest = secs % 86_400;
     let (year, month, day) = super::civil_date(days as i64);
@@ -290,6 +340,21 @@ impl Data {
 
     fn add_commit(&mut self, repo: usize, author: usize) {
         let now = self.tick();
+        let parents: Vec<String> = self.repos[repo].head.iter().cloned().collect();
+        let sha = self.make_commit(repo, author, &now, &parents);
+        self.repos[repo].head = Some(sha);
+        self.repos[repo].json["pushed_at"] = Value::from(now);
+    }
+
+    /// A commit dated `date` with `parents` (shas), kept in the repository but on no branch
+    /// until `head` reaches it; returns its sha.
+    fn make_commit(
+        &mut self,
+        repo: usize,
+        author: usize,
+        date: &str,
+        parents: &[String],
+    ) -> String {
         let id = self.id();
         let full_name = self.repos[repo].json["full_name"]
             .as_str()
@@ -298,13 +363,18 @@ impl Data {
         let sha = format!("{:040x}", id * 7919);
         let login = format!("member-{author}");
         let signature =
-            json!({ "name": login, "email": format!("{login}@acme.example"), "date": now });
+            json!({ "name": login, "email": format!("{login}@acme.example"), "date": date });
         let api = format!("https://api.github.com/repos/{full_name}");
         let tree = format!("{:040x}", id * 31);
-        // Each commit's parent is the one before it on the branch, as `git log` shows them.
-        let parents: Vec<Value> = self.repos[repo].commits.first().map(|parent| {
-            json!({ "url": parent["url"], "sha": parent["sha"], "html_url": parent["html_url"] })
-        }).into_iter().collect();
+        let parents: Vec<Value> = parents
+            .iter()
+            .map(|parent| {
+                json!({
+                    "url": format!("{api}/commits/{parent}"), "sha": parent,
+                    "html_url": format!("https://github.com/{full_name}/commit/{parent}")
+                })
+            })
+            .collect();
         let commit = json!({
             "url": format!("{api}/commits/{sha}"), "sha": sha, "node_id": format!("C_kwDO{id}"),
             "html_url": format!("https://github.com/{full_name}/commit/{sha}"),
@@ -318,9 +388,8 @@ impl Data {
             "author": user(&login, 1000 + author as u64), "committer": user(&login, 1000 + author as u64),
             "parents": parents
         });
-        // Newest first, as GitHub lists them.
         self.repos[repo].commits.insert(0, commit);
-        self.repos[repo].json["pushed_at"] = Value::from(now);
+        sha
     }
 }
 
@@ -353,6 +422,7 @@ impl FakeGitHub {
                 pulls: Vec::new(),
                 reviews: BTreeMap::new(),
                 commits: Vec::new(),
+                head: None,
             });
         }
         for (repo, pulls, commits) in [(0, 120, 150), (1, 5, 3)] {
@@ -375,6 +445,8 @@ impl FakeGitHub {
             .route("/repos/{owner}/{repo}/pulls", get(pulls))
             .route("/repos/{owner}/{repo}/pulls/{number}/reviews", get(reviews))
             .route("/repos/{owner}/{repo}/commits", get(commits))
+            .route("/repos/{owner}/{repo}/branches/{branch}", get(branch))
+            .route("/repos/{owner}/{repo}/compare/{basehead}", get(compare))
             .layer(axum::middleware::from_fn_with_state(data.clone(), gate))
             .with_state(data.clone());
         let port = super::serve(app).await?;
@@ -402,6 +474,37 @@ impl FakeGitHub {
         data.add_pull(1, 7);
         data.add_review(0, 3, 9);
         data.add_commit(1, 11);
+    }
+
+    /// A branch of `commits` commits in `widgets`, started from its oldest commit and dated
+    /// a day before the seed — older than any cursor — merged now with a merge commit.
+    /// Returns the branch's shas, which a connector reading commits by date never sees.
+    pub fn merge_old_branch(&self, commits: usize) -> Vec<String> {
+        let mut data = self.data();
+        let oldest = data.repos[0]
+            .commits
+            .last()
+            .and_then(|c| c["sha"].as_str())
+            .map(str::to_owned);
+        let mut tip: Vec<String> = oldest.into_iter().collect();
+        let mut branch = Vec::new();
+        for i in 0..commits {
+            let date = timestamp_before_seed(1440 - i as u64);
+            let sha = data.make_commit(0, 3, &date, &tip);
+            tip = vec![sha.clone()];
+            branch.push(sha);
+        }
+        let now = data.tick();
+        let parents: Vec<String> = data.repos[0].head.iter().cloned().chain(tip).collect();
+        let merge = data.make_commit(0, 3, &now, &parents);
+        data.repos[0].head = Some(merge);
+        data.repos[0].json["pushed_at"] = Value::from(now);
+        branch
+    }
+
+    /// The sha of the newest commit of `widgets`' default branch.
+    pub fn widgets_head(&self) -> Option<String> {
+        self.data().repos[0].head.clone()
     }
 
     /// `count` new members, listed after the existing ones (new accounts have higher ids),
@@ -806,13 +909,25 @@ async fn commits(
     let Some(found) = find_repo(&data, &owner, &repo) else {
         return message(StatusCode::NOT_FOUND, "Not Found");
     };
-    if found.commits.is_empty() {
+    let Some(head) = &found.head else {
         return message(StatusCode::CONFLICT, "Git Repository is empty.");
+    };
+    // `sha`: a sha or the branch to list from; the default branch when absent.
+    let from = match q.get("sha").map(String::as_str) {
+        None | Some("main") => head.clone(),
+        Some(sha) => sha.to_owned(),
+    };
+    let mut reachable = found.reachable(&from);
+    if reachable.is_empty() {
+        return message(
+            StatusCode::NOT_FOUND,
+            &format!("No commit found for SHA: {from}"),
+        );
     }
+    by_date_newest_first(&mut reachable);
     let since = q.get("since").cloned();
-    let commits: Vec<Value> = found
-        .commits
-        .iter()
+    let commits: Vec<Value> = reachable
+        .into_iter()
         .filter(|c| {
             since.as_deref().is_none_or(|s| {
                 c["commit"]["committer"]["date"]
@@ -828,4 +943,100 @@ async fn commits(
         &headers,
         &format!("/repos/{owner}/{repo}/commits"),
     )
+}
+
+/// `GET /repos/{owner}/{repo}/branches/{branch}`: the default branch with its head commit;
+/// 404 for another branch, or for any branch of an empty repository.
+async fn branch(
+    State(data): State<Shared>,
+    Path((owner, repo, branch)): Path<(String, String, String)>,
+) -> Response {
+    let data = lock(&data);
+    let Some(found) = find_repo(&data, &owner, &repo) else {
+        return message(StatusCode::NOT_FOUND, "Not Found");
+    };
+    let head = found
+        .head
+        .as_deref()
+        .and_then(|head| found.reachable(head).first().map(|c| (*c).clone()));
+    let (true, Some(commit)) = (found.json["default_branch"] == branch.as_str(), head) else {
+        return message(StatusCode::NOT_FOUND, "Branch not found");
+    };
+    let api = format!("https://api.github.com/repos/{owner}/{repo}");
+    axum::Json(json!({
+        "name": branch, "commit": commit,
+        "_links": { "self": format!("{api}/branches/{branch}"), "html": format!("https://github.com/{owner}/{repo}/tree/{branch}") },
+        "protected": false,
+        "protection": { "enabled": false, "required_status_checks": { "enforcement_level": "off", "contexts": [], "checks": [] } },
+        "protection_url": format!("{api}/branches/{branch}/protection")
+    }))
+    .into_response()
+}
+
+/// `GET /repos/{owner}/{repo}/compare/{base}...{head}`: the commits reachable from head and
+/// not from base, oldest first, paged by `per_page` (default 250) and `page`, with
+/// `total_commits`; 404 when either end is unknown.
+async fn compare(
+    State(data): State<Shared>,
+    Path((owner, repo, basehead)): Path<(String, String, String)>,
+    Query(q): Q,
+) -> Response {
+    let data = lock(&data);
+    let Some(found) = find_repo(&data, &owner, &repo) else {
+        return message(StatusCode::NOT_FOUND, "Not Found");
+    };
+    let Some((base, head)) = basehead.split_once("...") else {
+        return message(StatusCode::NOT_FOUND, "Not Found");
+    };
+    let (from_base, from_head) = (found.reachable(base), found.reachable(head));
+    let (Some(base_commit), Some(_)) = (from_base.first(), from_head.first()) else {
+        return message(StatusCode::NOT_FOUND, "Not Found");
+    };
+    let behind: Vec<&Value> = from_base
+        .iter()
+        .filter(|c| !from_head.contains(c))
+        .copied()
+        .collect();
+    let mut ahead: Vec<&Value> = from_head
+        .iter()
+        .filter(|c| !from_base.contains(c))
+        .copied()
+        .collect();
+    let merge_base = from_head.iter().find(|c| from_base.contains(c)).copied();
+    by_date_newest_first(&mut ahead);
+    ahead.reverse();
+    let per_page = q
+        .get("per_page")
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(250)
+        .clamp(1, 250);
+    let page = q
+        .get("page")
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(1)
+        .max(1);
+    let commits: Vec<&Value> = ahead
+        .iter()
+        .skip((page - 1) * per_page)
+        .take(per_page)
+        .copied()
+        .collect();
+    let status = match (ahead.is_empty(), behind.is_empty()) {
+        (true, true) => "identical",
+        (false, true) => "ahead",
+        (true, false) => "behind",
+        (false, false) => "diverged",
+    };
+    let html = format!("https://github.com/{owner}/{repo}/compare/{basehead}");
+    axum::Json(json!({
+        "url": format!("https://api.github.com/repos/{owner}/{repo}/compare/{basehead}"),
+        "html_url": html, "permalink_url": html,
+        "diff_url": format!("{html}.diff"), "patch_url": format!("{html}.patch"),
+        "base_commit": base_commit, "merge_base_commit": merge_base,
+        "status": status, "ahead_by": ahead.len(), "behind_by": behind.len(),
+        "total_commits": ahead.len(), "commits": commits,
+        // GitHub lists the changed files on the first page only.
+        "files": []
+    }))
+    .into_response()
 }

@@ -185,7 +185,13 @@ async fn prometheus(Query(q): Q) -> Response {
         .into_response()
 }
 
-/// One stream with a line every five minutes from `start` to `end` (nanoseconds).
+/// Loki's default `max_entries_limit_per_query`: a larger `limit` is refused.
+const LOKI_MAX_ENTRIES: usize = 5000;
+
+/// Two streams (`level` error and warn) with a line each every five minutes from `start`
+/// to `end` (nanoseconds, both inclusive), as Loki answers them: at most `limit` lines
+/// (default 100) across streams, the newest with `direction=backward` (the default) or the
+/// oldest with `forward`, each stream's lines in that order.
 async fn loki(Query(q): Q) -> Response {
     let (Some(start), Some(end)) = (
         q.get("start").and_then(|v| v.parse::<u128>().ok()),
@@ -193,21 +199,58 @@ async fn loki(Query(q): Q) -> Response {
     ) else {
         return (StatusCode::BAD_REQUEST, "invalid start or end").into_response();
     };
+    let Ok(limit) = q.get("limit").map_or(Ok(100), |v| v.parse::<usize>()) else {
+        return (StatusCode::BAD_REQUEST, "invalid limit").into_response();
+    };
+    if limit > LOKI_MAX_ENTRIES {
+        return (
+            StatusCode::BAD_REQUEST,
+            format!("max entries limit per query exceeded, limit > max_entries_limit_per_query ({limit} > {LOKI_MAX_ENTRIES})"),
+        )
+            .into_response();
+    }
+    let forward = match q.get("direction").map(String::as_str) {
+        None | Some("backward") => false,
+        Some("forward") => true,
+        Some(other) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                format!("invalid direction: {other}"),
+            )
+                .into_response();
+        }
+    };
     const FIVE_MINUTES: u128 = 300 * 1_000_000_000;
+    const LEVELS: [&str; 2] = ["error", "warn"];
     let first = start.div_ceil(FIVE_MINUTES) * FIVE_MINUTES;
-    let mut values = Vec::new();
+    let mut lines: Vec<(u128, usize)> = Vec::new();
     let mut t = first;
     while t <= end {
-        values.push(json!([
-            t.to_string(),
-            format!("level=error msg=\"timeout\" at={t}")
-        ]));
+        lines.extend((0..LEVELS.len()).map(|stream| (t, stream)));
         t += FIVE_MINUTES;
     }
-    Json(
-        json!({ "status": "success", "data": { "resultType": "streams", "result": [
-        { "stream": { "app": "api", "level": "error" }, "values": values }
-    ], "stats": {} } }),
-    )
-    .into_response()
+    if !forward {
+        lines.reverse();
+    }
+    lines.truncate(limit);
+    let result: Vec<Value> = LEVELS
+        .iter()
+        .enumerate()
+        .filter_map(|(stream, level)| {
+            let values: Vec<Value> = lines
+                .iter()
+                .filter(|(_, s)| *s == stream)
+                .map(|(t, _)| {
+                    json!([
+                        t.to_string(),
+                        format!("level={level} msg=\"timeout\" at={t}")
+                    ])
+                })
+                .collect();
+            (!values.is_empty())
+                .then(|| json!({ "stream": { "app": "api", "level": level }, "values": values }))
+        })
+        .collect();
+    Json(json!({ "status": "success", "data": { "resultType": "streams", "result": result, "stats": {} } }))
+        .into_response()
 }

@@ -49,13 +49,21 @@ struct Data {
 
 type Shared = Arc<Mutex<Data>>;
 
-/// `minute` minutes after the epoch as Jira writes times: `2026-01-01T00:05:00.000+0000`.
+/// The offset of the account's time zone (`Europe/Berlin` in January), in minutes: Jira
+/// writes times, and reads JQL dates, in the user's time zone.
+const USER_OFFSET_MINUTES: u64 = 60;
+
+/// `minute` minutes after the epoch as Jira writes times, in the user's time zone:
+/// `2026-01-01T01:05:00.000+0100` for 00:05 UTC.
 fn jira_time(minute: u64) -> String {
+    let local = minute + USER_OFFSET_MINUTES;
     format!(
-        "2026-01-{:02}T{:02}:{:02}:00.000+0000",
-        1 + minute / 1440,
-        minute % 1440 / 60,
-        minute % 60
+        "2026-01-{:02}T{:02}:{:02}:00.000+{:02}{:02}",
+        1 + local / 1440,
+        local % 1440 / 60,
+        local % 60,
+        USER_OFFSET_MINUTES / 60,
+        USER_OFFSET_MINUTES % 60
     )
 }
 
@@ -157,6 +165,8 @@ impl FakeJira {
         for i in 0..30 {
             data.add_worklog(i * 4);
         }
+        // The seed is older than the minute `worklog/updated` holds back.
+        data.minute += 2;
         let data = Arc::new(Mutex::new(data));
         let app = Router::new()
             .route("/rest/api/3/myself", get(myself))
@@ -189,6 +199,12 @@ impl FakeJira {
         data.issues[0]["fields"]["updated"] = Value::from(jira_time(minute));
         data.add_issue("OPS");
         data.add_worklog(1);
+    }
+
+    /// Lets `minutes` pass on the site's clock, so changes leave the minute that
+    /// `worklog/updated` holds back.
+    pub fn pass_minutes(&self, minutes: u64) {
+        lock(&self.data).minute += minutes;
     }
 
     /// Makes the next request answer 429 with `Retry-After: 1`.
@@ -269,39 +285,124 @@ async fn myself(State(data): State<Shared>) -> Json<Value> {
     Json(lock(&data).users[0].clone())
 }
 
-/// The JQL the connector sends: `project in ("A", "B") [AND (…)] [AND updated >= "YYYY-MM-DD HH:mm"] ORDER BY updated ASC`.
-fn matches(issue: &Value, jql: &str) -> bool {
-    let projects = jql
-        .split_once("project in (")
-        .and_then(|(_, rest)| rest.split_once(')'))
-        .map(|(list, _)| {
-            list.split(',')
-                .map(|p| p.trim().trim_matches('"').to_owned())
-                .collect::<Vec<_>>()
-        })
-        .unwrap_or_default();
-    let in_project = issue["fields"]["project"]["key"]
-        .as_str()
-        .is_some_and(|k| projects.iter().any(|p| p == k));
-    let since = jql
-        .split_once("updated >= \"")
-        .and_then(|(_, rest)| rest.split_once('"'))
-        .map(|(minute, _)| minute.replace(' ', "T"));
-    let updated = issue["fields"]["updated"].as_str().unwrap_or_default();
-    in_project && since.is_none_or(|since| updated[..16] >= *since)
+/// What the fake understands of JQL: clauses joined by `AND` — `project in ("A", "B")`,
+/// `project = A`, `updated >= "YYYY-MM-DD HH:mm"` (a time in the user's time zone), any of
+/// them in parentheses — and `ORDER BY` `updated`, `created` or `key`, `ASC` or `DESC`.
+#[derive(Debug, Default)]
+struct Jql {
+    projects: Option<Vec<String>>,
+    /// The local minute, `YYYY-MM-DDTHH:mm`, comparable with the start of Jira's times.
+    updated_from: Option<String>,
+    order: Option<(String, bool)>,
+}
+
+/// Parses `text`, or says, as Jira's 400 does, what it could not understand.
+fn parse_jql(text: &str) -> Result<Jql, String> {
+    let mut jql = Jql::default();
+    let upper = text.to_ascii_uppercase();
+    let (filter, order) = match upper.find(" ORDER BY ") {
+        Some(at) => (&text[..at], Some(&text[at + " ORDER BY ".len()..])),
+        None => (text, None),
+    };
+    if let Some(order) = order {
+        let mut words = order.split_whitespace();
+        let field = words.next().unwrap_or_default().to_ascii_lowercase();
+        let direction = words.next().map(str::to_ascii_uppercase);
+        if !["updated", "created", "key"].contains(&field.as_str())
+            || words.next().is_some()
+            || direction
+                .as_deref()
+                .is_some_and(|d| d != "ASC" && d != "DESC")
+        {
+            return Err(format!(
+                "Error in the JQL Query: the ORDER BY `{order}` is not understood."
+            ));
+        }
+        jql.order = Some((field, direction.as_deref() == Some("DESC")));
+    }
+    for clause in filter.split(" AND ") {
+        let clause = clause.trim();
+        let clause = clause
+            .strip_prefix('(')
+            .and_then(|c| c.strip_suffix(')'))
+            .unwrap_or(clause)
+            .trim();
+        if let Some(list) = clause
+            .strip_prefix("project in (")
+            .and_then(|rest| rest.strip_suffix(')'))
+        {
+            jql.projects = Some(
+                list.split(',')
+                    .map(|p| p.trim().trim_matches('"').to_owned())
+                    .collect(),
+            );
+        } else if let Some(key) = clause.strip_prefix("project = ") {
+            jql.projects = Some(vec![key.trim_matches('"').to_owned()]);
+        } else if let Some(minute) = clause
+            .strip_prefix("updated >= \"")
+            .and_then(|rest| rest.strip_suffix('"'))
+            .filter(|m| m.len() == 16 && m.as_bytes()[10] == b' ')
+        {
+            jql.updated_from = Some(minute.replace(' ', "T"));
+        } else {
+            return Err(format!(
+                "Error in the JQL Query: Expecting a field, an operator and a value but got '{clause}'."
+            ));
+        }
+    }
+    Ok(jql)
+}
+
+impl Jql {
+    fn matches(&self, issue: &Value) -> bool {
+        let in_project = self.projects.as_ref().is_none_or(|projects| {
+            issue["fields"]["project"]["key"]
+                .as_str()
+                .is_some_and(|k| projects.iter().any(|p| p == k))
+        });
+        // Times are written in the user's zone, as the JQL date is read: compare the minutes.
+        let updated = issue["fields"]["updated"].as_str().unwrap_or_default();
+        in_project
+            && self
+                .updated_from
+                .as_deref()
+                .is_none_or(|from| &updated[..16] >= from)
+    }
 }
 
 async fn search(State(data): State<Shared>, Query(q): Q) -> Response {
     let data = lock(&data);
-    let Some(jql) = q.get("jql") else {
+    let Some(text) = q.get("jql") else {
         return errors(StatusCode::BAD_REQUEST, "The JQL query is missing.");
     };
-    let mut found: Vec<&Value> = data.issues.iter().filter(|i| matches(i, jql)).collect();
-    found.sort_by(|a, b| {
-        a["fields"]["updated"]
-            .as_str()
-            .cmp(&b["fields"]["updated"].as_str())
-    });
+    let jql = match parse_jql(text) {
+        Ok(jql) => jql,
+        Err(message) => return errors(StatusCode::BAD_REQUEST, &message),
+    };
+    // Without ORDER BY, in the order the issues were created: not by update.
+    let mut found: Vec<&Value> = data.issues.iter().filter(|i| jql.matches(i)).collect();
+    if let Some((field, descending)) = &jql.order {
+        let sort_key = |issue: &Value| -> (String, u64) {
+            match field.as_str() {
+                "key" => {
+                    let key = issue["key"].as_str().unwrap_or_default();
+                    let (project, number) = key.split_once('-').unwrap_or((key, "0"));
+                    (project.to_owned(), number.parse().unwrap_or_default())
+                }
+                name => (
+                    issue["fields"][name]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
+                    0,
+                ),
+            }
+        };
+        found.sort_by_key(|issue| sort_key(issue));
+        if *descending {
+            found.reverse();
+        }
+    }
     let max = number(&q, "maxResults", 50).clamp(1, 100);
     let start = q
         .get("nextPageToken")
@@ -364,6 +465,8 @@ async fn sprints(State(data): State<Shared>, Path(id): Path<u64>, Query(q): Q) -
     }
 }
 
+/// `GET /rest/api/3/worklog/updated`: worklogs changed after `since`, up to 1000 a page,
+/// without those of the last minute, which Jira holds back until they are older.
 async fn worklogs_updated(State(data): State<Shared>, Query(q): Q) -> Json<Value> {
     const PAGE: usize = 1000;
     let data = lock(&data);
@@ -371,10 +474,11 @@ async fn worklogs_updated(State(data): State<Shared>, Query(q): Q) -> Json<Value
         .get("since")
         .and_then(|v| v.parse::<u64>().ok())
         .unwrap_or(0);
+    let now = EPOCH_MS + data.minute * 60_000;
     let mut changed: Vec<&(u64, Value)> = data
         .worklogs
         .iter()
-        .filter(|(time, _)| *time > since)
+        .filter(|(time, _)| *time > since && *time <= now.saturating_sub(60_000))
         .collect();
     changed.sort_by_key(|(time, _)| *time);
     let page: Vec<&(u64, Value)> = changed.iter().take(PAGE).copied().collect();

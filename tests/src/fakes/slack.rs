@@ -1,7 +1,9 @@
 //! A fake Slack Web API on 127.0.0.1: `auth.test`, `users.list`, `conversations.list` (cursor
-//! paging by `response_metadata.next_cursor`), `chat.postMessage` (to a channel, or to a user's
-//! direct-message channel, in a thread) and `chat.update`, failing the way Slack
-//! does — `{"ok": false, "error": …}` with status 200 — and rate-limiting with 429 + `Retry-After`.
+//! paging by `response_metadata.next_cursor`, pages that may hold fewer items than `limit`
+//! before the end, as Slack warns), `chat.postMessage` (to a channel, or to a user's
+//! direct-message channel, in a thread) and `chat.update`, failing the way Slack does —
+//! `{"ok": false, "error": …}` with status 200, `not_authed` without a token and
+//! `invalid_auth` with a wrong one — and rate-limiting with 429 + `Retry-After`.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -150,14 +152,16 @@ async fn gate(State(data): State<Shared>, request: Request, next: Next) -> Respo
             .headers()
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
-        let authorised = presented == Some(format!("Bearer {}", data.token).as_str());
+        let authorised = presented.map(|p| p == format!("Bearer {}", data.token));
         (
             authorised,
-            authorised && std::mem::take(&mut data.rate_limit_once),
+            authorised == Some(true) && std::mem::take(&mut data.rate_limit_once),
         )
     };
-    if !authorised {
-        return not_ok("invalid_auth");
+    match authorised {
+        None => return not_ok("not_authed"),
+        Some(false) => return not_ok("invalid_auth"),
+        Some(true) => {}
     }
     if limited {
         let mut response = (
@@ -179,13 +183,18 @@ async fn auth_test() -> Json<Value> {
     )
 }
 
+/// The most items a page holds whatever `limit` asks: Slack may answer fewer items than
+/// `limit` before the end of a listing, so only an empty `next_cursor` ends it.
+const PAGE_CAP: usize = 90;
+
 /// One page of `items` by Slack's cursor: an opaque base64 offset.
 fn page(items: &[Value], field: &str, q: &BTreeMap<String, String>) -> Json<Value> {
     let limit = q
         .get("limit")
         .and_then(|v| v.parse::<usize>().ok())
         .unwrap_or(100)
-        .clamp(1, 1000);
+        .clamp(1, 1000)
+        .min(PAGE_CAP);
     let start = q
         .get("cursor")
         .and_then(|c| base64::engine::general_purpose::STANDARD.decode(c).ok())
