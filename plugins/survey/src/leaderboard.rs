@@ -49,3 +49,34 @@ pub fn text(tally: &Tally) -> Option<String> {
     }
     Some(text)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn most_answers_first_then_by_login_at_most_ten_and_nothing_when_nobody_answered() {
+        assert_eq!(text(&Tally::new()), None);
+        let mut tally = Tally::new();
+        for (n, answers) in [3, 1, 3, 2, 1, 1, 1, 1, 1, 1, 1, 1].iter().enumerate() {
+            tally.insert(
+                format!("U{n:02}"),
+                Count {
+                    login: format!("p{n:02}"),
+                    answers: *answers,
+                },
+            );
+        }
+        let board = text(&tally).expect("a leaderboard");
+        let lines: Vec<&str> = board.lines().collect();
+        assert_eq!(
+            lines[0],
+            "Pull-request survey leaderboard: 17 answers this week."
+        );
+        assert_eq!(lines[1], "1. <@U00> (p00): 3 answers");
+        assert_eq!(lines[2], "2. <@U02> (p02): 3 answers");
+        assert_eq!(lines[3], "3. <@U03> (p03): 2 answers");
+        assert_eq!(lines[4], "4. <@U01> (p01): 1 answer");
+        assert_eq!(lines.len(), 11, "ten places: {board}");
+    }
+}

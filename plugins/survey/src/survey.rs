@@ -185,3 +185,87 @@ fn escape(text: &str) -> String {
         .replace('<', "&lt;")
         .replace('>', "&gt;")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn survey(answers: &[(Role, Option<&str>)]) -> Survey {
+        Survey {
+            pr: "acme/api#7".into(),
+            title: "Retry <webhooks> & more".into(),
+            url: "https://github.com/acme/api/pull/7".into(),
+            participants: answers
+                .iter()
+                .enumerate()
+                .map(|(n, (role, answer))| Participant {
+                    login: format!("person{n}"),
+                    role: *role,
+                    slack_user: format!("U{n}"),
+                    channel: format!("D{n}"),
+                    ts: format!("1.{n}"),
+                    answer: answer.map(str::to_owned),
+                })
+                .collect(),
+            unmatched: Vec::new(),
+            revealed: false,
+        }
+    }
+
+    #[test]
+    fn answers_are_revealed_once_the_author_and_a_reviewer_answered() {
+        use Role::{Author, Reviewer};
+        assert!(!survey(&[(Author, Some("most")), (Reviewer, None)]).ready_to_reveal());
+        assert!(!survey(&[(Author, None), (Reviewer, Some("hard"))]).ready_to_reveal());
+        assert!(!survey(&[(Reviewer, Some("easy")), (Reviewer, Some("hard"))]).ready_to_reveal());
+        assert!(
+            survey(&[
+                (Author, Some("most")),
+                (Reviewer, None),
+                (Reviewer, Some("hard"))
+            ])
+            .ready_to_reveal()
+        );
+    }
+
+    #[test]
+    fn the_reveal_names_every_answer_and_who_has_not_answered() {
+        let text = survey(&[(Role::Author, Some("all")), (Role::Reviewer, None)]).reveal_text();
+        assert!(
+            text.contains(
+                "person0 (author): How much of this pull request was AI-assisted? — Nearly all"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("person1 (reviewer): How hard was the review? — not answered yet"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn each_role_takes_only_its_own_answers_and_the_buttons_carry_them() {
+        assert_eq!(Role::Author.label("most"), Some("Most"));
+        assert_eq!(Role::Author.label("hard"), None);
+        assert_eq!(Role::Reviewer.label("hard"), Some("Hard"));
+        let blocks = ask_blocks(
+            "acme/api#7",
+            "Retry <webhooks> & more",
+            "https://x",
+            Role::Reviewer,
+        );
+        let buttons = blocks[1]["elements"].as_array().expect("buttons");
+        assert_eq!(buttons.len(), 3);
+        let value: ButtonValue =
+            serde_json::from_str(buttons[2]["value"].as_str().expect("value")).expect("json");
+        assert_eq!(
+            (value.pr.as_str(), value.answer.as_str()),
+            ("acme/api#7", "hard")
+        );
+        let text = blocks[0]["text"]["text"].as_str().expect("text");
+        assert!(
+            text.contains("Retry &lt;webhooks&gt; &amp; more"),
+            "Slack's escapes: {text}"
+        );
+    }
+}
