@@ -391,7 +391,8 @@ async fn github_deliveries_are_verified_kept_once_and_queued_for_the_installs_th
         assert_eq!(
             statuses,
             [
-                "answered", "refused", "refused", "refused", "refused", "routed", "unrouted"
+                "answered", "answered", "refused", "refused", "refused", "refused", "routed",
+                "unrouted"
             ],
             "{label}: {items:?}"
         );
