@@ -495,6 +495,56 @@ async fn github_deliveries_are_verified_kept_once_and_queued_for_the_installs_th
             .await;
         assert_eq!(stolen.status, StatusCode::NOT_FOUND);
 
+        // Every install of the company that handles the event gets a run of it.
+        let second = h
+            .call(
+                Method::POST,
+                &format!("/api/companies/{company}/installs"),
+                Some(&h.acme.token),
+                Some(json!({
+                    "plugin": "survey",
+                    "config": { "slack_api_base_url": slack.url() },
+                    "grants": {
+                        "private_hosts": [format!("127.0.0.1:{}", slack.port())],
+                        "secrets": { "slack_bot_token": "slack-bot" }
+                    }
+                })),
+            )
+            .await;
+        assert_eq!(second.status, StatusCode::CREATED, "{}", second.text());
+        let second = second.json()["id"].as_str().expect("id").to_owned();
+        let fanned = github_delivery(
+            h,
+            &install,
+            "pull_request",
+            "d-fan-out",
+            MERGED,
+            Some(&secret),
+        )
+        .await;
+        assert_eq!(
+            fanned.status,
+            StatusCode::ACCEPTED,
+            "{label}: {}",
+            fanned.text()
+        );
+        let mut handled: Vec<String> = Vec::new();
+        for routed in fanned.json()["runs"].as_array().expect("runs") {
+            let run = h
+                .finished_run(
+                    company,
+                    &h.acme.token,
+                    routed["run_id"].as_str().expect("id"),
+                )
+                .await;
+            assert_eq!(run["status"], "succeeded", "{label}: {run}");
+            handled.push(run["install_id"].as_str().expect("install").to_owned());
+        }
+        handled.sort();
+        let mut expected = vec![install.clone(), second];
+        expected.sort();
+        assert_eq!(handled, expected, "{label}");
+
         // Forged requests cannot grow the table: an install keeps its newest refusals only.
         for n in 0..sluice::store::REFUSALS_KEPT + 5 {
             h.store
