@@ -149,6 +149,7 @@ async fn in_chromium_a_person_installs_github_runs_it_and_follows_its_log_lines_
     let marketplace = dir.path().join("marketplace");
     publish(guests::GITHUB_WASM, guests::GITHUB_MANIFEST, &marketplace).await;
     publish(guests::PEOPLE_WASM, guests::PEOPLE_MANIFEST, &marketplace).await;
+    publish(guests::SURVEY_WASM, guests::SURVEY_MANIFEST, &marketplace).await;
     let fake = FakeGitHub::start(TOKEN).await.expect("fake GitHub");
     for database in databases(dir.path()).await {
         let label = database.label;
@@ -796,6 +797,9 @@ async fn scenario(
         "{label}: {toolbar}"
     );
 
+    // An admin reads the webhook deliveries of a hook and replays one.
+    deliveries(b, &mut api, base, company, label).await;
+
     // The audit log says who did what.
     b.click("#bar nav a[href$='/audit']").await;
     b.find("tr[data-action]").await;
@@ -911,6 +915,93 @@ async fn scenario(
     })
     .await;
     b.screenshot("8-member").await;
+}
+
+/// GitHub sends a survey install's hook a ping, an opened pull request and a forged
+/// delivery; the Deliveries page shows all three, and replaying the verified one queues it
+/// again.
+async fn deliveries(b: &Browser, api: &mut Client, base: &str, company: &str, label: &str) {
+    let (status, survey) = api
+        .call(
+            reqwest::Method::POST,
+            &format!("/api/companies/{company}/installs"),
+            Some(json!({ "plugin": "survey", "config": {}, "grants": { "secrets": { "slack_bot_token": "github-token" } } })),
+        )
+        .await;
+    assert_eq!(status, 201, "{label}: {survey}");
+    let survey = survey["id"].as_str().expect("an install").to_owned();
+    let (status, hook) = api
+        .call(
+            reqwest::Method::PUT,
+            &format!("/api/companies/{company}/installs/{survey}/hooks/github/secret"),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(status, 200, "{label}: {hook}");
+    let secret = hook["secret"].as_str().expect("the secret").to_owned();
+    let github = reqwest::Client::new();
+    let send = |event: &'static str, delivery: &'static str, body: String, key: String| {
+        github
+            .post(format!("{base}/hooks/github/{survey}"))
+            .header("content-type", "application/json")
+            .header("x-github-event", event)
+            .header("x-github-delivery", delivery)
+            .header(
+                "x-hub-signature-256",
+                sluice::hooks::github_signature(key.as_bytes(), body.as_bytes()),
+            )
+            .body(body)
+            .send()
+    };
+    let opened = json!({ "action": "opened", "number": 9, "pull_request": { "number": 9, "merged": false } }).to_string();
+    for (event, delivery, body, key, expected) in [
+        ("ping", "c-ping", "{}".to_owned(), secret.clone(), 200),
+        ("pull_request", "c-opened", opened, secret.clone(), 202),
+        (
+            "pull_request",
+            "c-forged",
+            "{}".to_owned(),
+            "a guess".to_owned(),
+            401,
+        ),
+    ] {
+        let answer = send(event, delivery, body, key)
+            .await
+            .expect("the hook answers");
+        assert_eq!(answer.status().as_u16(), expected, "{label}: {delivery}");
+    }
+    b.click("#bar nav a[href$='/deliveries']").await;
+    b.find("tr[data-delivery]").await;
+    let mut statuses = b.texts("tr[data-delivery] .status").await;
+    statuses.sort();
+    assert_eq!(statuses, ["answered", "refused", "routed"], "{label}");
+    let refusal = b.texts("tr[data-status=refused] .refusal").await;
+    assert_eq!(
+        refusal,
+        ["the signature does not match the body: the secret differs or the body was changed"],
+        "{label}"
+    );
+    assert_eq!(
+        b.texts("tr[data-status=refused] button.replay").await.len(),
+        0,
+        "{label}: nothing to replay"
+    );
+    assert_eq!(
+        b.texts("tr[data-status=routed] a.run").await.len(),
+        1,
+        "{label}"
+    );
+    b.click("tr[data-status=routed] button.replay").await;
+    b.eventually("the replayed delivery", || async {
+        (b.texts("tr[data-status=routed]").await.len() == 2).then_some(())
+    })
+    .await;
+    assert_eq!(
+        b.texts(".replay-of").await,
+        ["replayed by an admin"],
+        "{label}"
+    );
+    b.screenshot("6b-deliveries").await;
 }
 
 /// A member's role, as the API says.

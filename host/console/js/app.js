@@ -17,6 +17,7 @@ import * as logs from './pages/logs.js';
 import * as secrets from './pages/secrets.js';
 import * as members from './pages/members.js';
 import * as audit from './pages/audit.js';
+import * as deliveries from './pages/deliveries.js';
 import * as tokens from './pages/tokens.js';
 import * as people from './pages/people.js';
 
@@ -34,6 +35,7 @@ route(new RegExp(`^${C}/logs$`), logs);
 route(new RegExp(`^${C}/secrets$`), secrets);
 route(new RegExp(`^${C}/members$`), members);
 route(new RegExp(`^${C}/audit$`), audit);
+route(new RegExp(`^${C}/deliveries$`), deliveries);
 route(new RegExp(`^${C}/tokens$`), tokens);
 route(new RegExp(`^${C}/people$`), people);
 
@@ -46,6 +48,7 @@ const SECTIONS = [
   ['people', 'People', 'member'],
   ['secrets', 'Secrets', 'member'],
   ['members', 'Members', 'member'],
+  ['deliveries', 'Deliveries', 'admin'],
   ['audit', 'Audit log', 'admin'],
   ['tokens', 'API tokens', 'owner'],
 ];

@@ -41,6 +41,7 @@ const FILES: &[Asset] = embed![
     "js/session.js",
     "js/text.js",
     "js/pages/audit.js",
+    "js/pages/deliveries.js",
     "js/pages/home.js",
     "js/pages/install.js",
     "js/pages/installs.js",
