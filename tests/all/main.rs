@@ -7,6 +7,7 @@ mod console;
 mod copilot;
 mod directory;
 mod egress;
+mod escapes;
 mod fleet;
 mod github;
 mod grafana;
