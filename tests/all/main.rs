@@ -20,6 +20,7 @@ mod operator;
 mod people;
 mod process;
 mod queue;
+mod roles;
 mod sandbox;
 mod secret_binding;
 mod server;
