@@ -17,6 +17,7 @@ mod keys;
 mod live_log;
 mod newcomer;
 mod operator;
+mod paging;
 mod people;
 mod process;
 mod queue;
