@@ -1,6 +1,7 @@
 //! Sluice's integration tests: one binary, so the build stays fast.
 
 mod api;
+mod audit;
 mod browser;
 mod cli;
 mod console;
