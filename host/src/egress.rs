@@ -158,20 +158,30 @@ pub enum EgressError {
     Network(String),
 }
 
-/// Headers a connector may not set: the host owns them.
+/// Headers a connector may not set: the host owns them. Every `proxy-*` header is the
+/// host's too: requests never go through a proxy, and one that did must not be steered by
+/// a connector.
 const RESERVED_HEADERS: &[&str] = &[
     "authorization",
     "host",
     "content-length",
     "transfer-encoding",
     "connection",
-    "proxy-authorization",
     "user-agent",
 ];
 
 /// Whether the host sets `header` itself, so neither a connector nor a manifest may name it.
 pub fn host_owned_header(header: &str) -> bool {
-    RESERVED_HEADERS.contains(&header.to_ascii_lowercase().as_str())
+    let header = header.to_ascii_lowercase();
+    RESERVED_HEADERS.contains(&header.as_str()) || header.starts_with("proxy-")
+}
+
+/// Whether a connector's own `header` would carry credentials: those travel only as
+/// secrets the host injects, checked against where the secret may go. A secret may still
+/// be declared to travel in `cookie`; only the connector's own value is refused.
+fn carries_credentials(header: &str) -> bool {
+    let header = header.to_ascii_lowercase();
+    header == "authorization" || header == "cookie" || header == "proxy-authorization"
 }
 
 /// One run's door to the outside.
@@ -281,9 +291,14 @@ impl Egress {
                     self.limits.header_bytes
                 )));
             }
-            if RESERVED_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
+            if carries_credentials(name) {
                 return Err(EgressError::Denied(format!(
-                    "header `{name}` is set by the host; name a secret with `auth` to send credentials"
+                    "header `{name}` carries credentials, which only the host injects; name a secret with `auth` to send credentials"
+                )));
+            }
+            if host_owned_header(name) {
+                return Err(EgressError::Denied(format!(
+                    "header `{name}` is set by the host"
                 )));
             }
         }
@@ -538,9 +553,7 @@ impl Egress {
                 let name = HeaderName::from_bytes(header.as_bytes()).map_err(|_| {
                     EgressError::Denied(format!("`{header}` is not a valid header name"))
                 })?;
-                if RESERVED_HEADERS.contains(&name.as_str())
-                    && name != reqwest::header::AUTHORIZATION
-                {
+                if host_owned_header(name.as_str()) && name != reqwest::header::AUTHORIZATION {
                     return Err(EgressError::Denied(format!(
                         "header `{header}` is set by the host"
                     )));

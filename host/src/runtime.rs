@@ -310,9 +310,14 @@ impl Runtime {
         let deadline = started + wall_time;
         let stdout = StdioCapture::new(writer.clone(), Level::Info);
         let stderr = StdioCapture::new(writer.clone(), Level::Warn);
+        // WASI's own defaults already deny every socket address; turning sockets off
+        // altogether also refuses creating one, so nothing depends on that check alone.
         let wasi = WasiCtx::builder()
             .stdout(stdout.clone())
             .stderr(stderr.clone())
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
             .build();
         let state = RunState {
             wasi,
@@ -380,16 +385,22 @@ impl Runtime {
                             desired,
                             cap: state.memory.cap,
                         },
-                        None => classify_trap(&trap),
+                        None => classify_trap(&trap, &writer),
                     });
                 (RunStatus::Failed, Some(error), None)
             }
-            Ok(Ok(Ok(note))) => (RunStatus::Succeeded, None, note),
+            // A note or message is kept in the run's history: as long as a log line at most.
+            Ok(Ok(Ok(note))) => (
+                RunStatus::Succeeded,
+                None,
+                note.map(|note| log_sink::cut(&note, self.limits.log_line_bytes)),
+            ),
             Ok(Ok(Err(error))) => {
                 if let types::ConnectorError::RateLimited(seconds) = &error {
                     retry_after = Some(Duration::from_secs(u64::from(*seconds)));
                 }
                 let (kind, message) = connector_error(error);
+                let message = log_sink::cut(&message, self.limits.log_line_bytes);
                 let status = if kind == ConnectorErrorKind::RateLimited {
                     RunStatus::RateLimited
                 } else {
@@ -493,12 +504,16 @@ fn connector_error(error: types::ConnectorError) -> (ConnectorErrorKind, String)
     }
 }
 
-/// Words for a trap nobody recorded a reason for: a panic, an out-of-bounds access.
-fn classify_trap(trap: &wasmtime::Error) -> RunError {
-    let first_line = trap.to_string();
+/// Words for a trap nobody recorded a reason for: a panic, an out-of-bounds access, a call
+/// stack run out. The error names the trap in one line; where it happened (wasmtime's
+/// backtrace, which a deep recursion makes long) goes to the run's log.
+fn classify_trap(trap: &wasmtime::Error, writer: &LogWriter) -> RunError {
+    if let Some(backtrace) = trap.downcast_ref::<wasmtime::WasmBacktrace>() {
+        writer.host(Level::Error, &backtrace.to_string());
+    }
     match trap.downcast_ref::<wasmtime::Trap>() {
-        Some(code) => RunError::Crashed(format!("{code} ({first_line})")),
-        None => RunError::Crashed(first_line),
+        Some(code) => RunError::Crashed(code.to_string()),
+        None => RunError::Crashed(trap.to_string()),
     }
 }
 

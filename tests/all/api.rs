@@ -977,7 +977,7 @@ async fn bad_input_gets_a_4xx_with_a_json_reason_never_a_500() {
 }
 
 /// Every documented operation as (method, path template).
-fn documented_operations() -> Vec<(Method, String)> {
+pub(crate) fn documented_operations() -> Vec<(Method, String)> {
     let document = serde_json::to_value(sluice::api::openapi()).expect("document");
     let mut operations = Vec::new();
     for (path, item) in document["paths"].as_object().expect("paths") {

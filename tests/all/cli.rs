@@ -6,7 +6,7 @@ use std::process::Output;
 use serde_json::json;
 use sluice_tests::guests;
 
-use crate::support::{Spy, sluice};
+use crate::support::{Spy, sluice, sluice_with_env};
 
 fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
@@ -285,4 +285,42 @@ async fn plugin_run_timeout_and_memory_flags_set_the_runs_caps() {
             && text.contains(&format!("over the cap of {} bytes", 24 << 20)),
         "{text}"
     );
+}
+
+#[tokio::test]
+async fn proxy_variables_of_the_hosts_environment_never_carry_a_connectors_requests() {
+    let proxy = Spy::start().await;
+    let service = Spy::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = write_json(
+        dir.path(),
+        "config.json",
+        &json!({ "behaviour": "fetch", "url": format!("http://127.0.0.1:{}/", service.port) }),
+    );
+    let through = format!("http://127.0.0.1:{}", proxy.port);
+    let env: Vec<(&str, String)> = [
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+    ]
+    .into_iter()
+    .map(|name| (name, through.clone()))
+    .chain([("NO_PROXY", String::new()), ("no_proxy", String::new())])
+    .collect();
+    let grant = format!("127.0.0.1:{}", service.port);
+    let output = sluice_with_env(
+        hostile_run(&config, &["--allow-private-host", &grant]),
+        &env,
+    )
+    .await;
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(
+        service.hits(),
+        ["/"],
+        "the request went straight to the service"
+    );
+    assert!(proxy.hits().is_empty(), "the proxy saw nothing");
 }

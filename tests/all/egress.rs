@@ -237,3 +237,54 @@ async fn a_rate_limit_longer_than_the_run_ends_it_rate_limited_keeping_its_outpu
     );
     assert_eq!(spy.hits().len(), 1, "no retry when the wait does not fit");
 }
+
+#[tokio::test]
+async fn a_connectors_own_credential_host_and_proxy_headers_are_refused() {
+    let spy = Spy::start().await;
+    let runtime = tight_runtime();
+    let plugin = load(&runtime, guests::HOSTILE_WASM, guests::HOSTILE_MANIFEST);
+    let url = format!("http://127.0.0.1:{}/", spy.port);
+    let grants = || Grants {
+        private_hosts: hosts(&[&format!("127.0.0.1:{}", spy.port)]),
+        ..Grants::default()
+    };
+    let credentials = "carries credentials, which only the host injects; name a secret with `auth` to send credentials";
+    for (name, refusal) in [
+        ("Authorization", credentials),
+        ("Cookie", credentials),
+        ("Proxy-Authorization", credentials),
+        ("Host", "is set by the host"),
+        ("Proxy-Connection", "is set by the host"),
+    ] {
+        let config = json!({
+            "behaviour": "own-header", "url": url,
+            "header_name": name, "header_value": "Bearer stolen",
+        });
+        let (outcome, log) = sync(&runtime, &plugin, config, grants(), &[]).await;
+        let message = format!("header `{name}` {refusal}");
+        assert_eq!(
+            outcome.error.map(|e| e.to_string()),
+            Some(format!("configuration error: {message}"))
+        );
+        assert!(
+            log.text()
+                .contains(&format!("GET {url}: denied: {message}\n")),
+            "{}",
+            log.text()
+        );
+    }
+    assert!(spy.hits().is_empty(), "nothing was sent");
+
+    let config = json!({
+        "behaviour": "own-header", "url": url,
+        "header_name": "X-Trace", "header_value": "abc",
+    });
+    let (outcome, _) = sync(&runtime, &plugin, config, grants(), &[]).await;
+    assert_eq!(outcome.status, RunStatus::Succeeded, "{:?}", outcome.error);
+    let sent = spy.requests();
+    assert_eq!(
+        sent[0].1.get("x-trace").and_then(|v| v.to_str().ok()),
+        Some("abc"),
+        "a header of the connector's own goes out as it was set"
+    );
+}

@@ -1,12 +1,14 @@
 //! Sluice's integration tests: one binary, so the build stays fast.
 
 mod api;
+mod audit;
 mod browser;
 mod cli;
 mod console;
 mod copilot;
 mod directory;
 mod egress;
+mod escapes;
 mod fleet;
 mod github;
 mod grafana;
@@ -16,9 +18,11 @@ mod keys;
 mod live_log;
 mod newcomer;
 mod operator;
+mod paging;
 mod people;
 mod process;
 mod queue;
+mod roles;
 mod sandbox;
 mod secret_binding;
 mod server;

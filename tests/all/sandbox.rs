@@ -9,7 +9,7 @@ use sluice_tests::guests;
 use crate::support::{hosts, load, run_call, sync, tight_runtime};
 
 /// Proves the runtime still answers: a trivial connector runs to success.
-async fn assert_still_serving(runtime: &Runtime) {
+pub(crate) async fn assert_still_serving(runtime: &Runtime) {
     let trivial = load(runtime, guests::TRIVIAL_WASM, guests::TRIVIAL_MANIFEST);
     let (outcome, _) = sync(runtime, &trivial, json!({}), Grants::default(), &[]).await;
     assert_eq!(outcome.status, RunStatus::Succeeded, "{:?}", outcome.error);

@@ -14,20 +14,30 @@ use sluice::people::StaticDirectory;
 use sluice::runtime::{Call, Limits, LogLine, LogSink, RunContext, RunOutcome, Runtime};
 use sluice::secrets::SecretSet;
 
-/// A server on 127.0.0.1 that records every request it gets, answers `/redirect?to=URL`
-/// with a 302, `/echo-auth` with the `authorization` header it received, `/echo-encodings`
-/// with the bearer token it received raw, base64- and URL-encoded, anything else 200.
+/// A server on 127.0.0.1 that records every request it gets with its headers, answers
+/// `/redirect?to=URL` with a 302, `/loop` with a 302 to itself, `/bytes?n=N` with N bytes
+/// (`&chunked` without a `content-length`), `/echo-auth` with the `authorization` header
+/// it received, `/echo-encodings` with the bearer token it received raw, base64- and
+/// URL-encoded, anything else 200.
 #[derive(Clone)]
 pub struct Spy {
     pub port: u16,
-    hits: Arc<Mutex<Vec<String>>>,
+    hits: Hits,
 }
+
+/// What a spy received: each request's path and query, and its headers.
+type Hits = Arc<Mutex<Vec<(String, HeaderMap)>>>;
 
 impl Spy {
     pub async fn start() -> Spy {
-        let hits: Arc<Mutex<Vec<String>>> = Arc::default();
+        let hits: Hits = Arc::default();
         let app = Router::new()
             .route("/redirect", get(redirect))
+            .route(
+                "/loop",
+                get(|| async { (StatusCode::FOUND, [(header::LOCATION, "/loop")]) }),
+            )
+            .route("/bytes", get(bytes))
             .route("/echo-auth", get(echo_auth))
             .route("/echo-encodings", get(echo_encodings))
             .route("/limited", get(limited))
@@ -43,20 +53,40 @@ impl Spy {
         Spy { port, hits }
     }
 
+    /// The path and query of every request, in order.
     pub fn hits(&self) -> Vec<String> {
+        self.requests().into_iter().map(|(uri, _)| uri).collect()
+    }
+
+    /// Every request's path and query with the headers it arrived with.
+    pub fn requests(&self) -> Vec<(String, HeaderMap)> {
         self.hits.lock().expect("spy lock").clone()
     }
 }
 
 async fn record(
-    State(hits): State<Arc<Mutex<Vec<String>>>>,
+    State(hits): State<Hits>,
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     hits.lock()
         .expect("spy lock")
-        .push(request.uri().to_string());
+        .push((request.uri().to_string(), request.headers().clone()));
     next.run(request).await
+}
+
+/// `n` bytes of `x`, with their length announced, or `chunked` without it.
+async fn bytes(Query(query): Query<BTreeMap<String, String>>) -> axum::response::Response {
+    let n: usize = query.get("n").and_then(|n| n.parse().ok()).unwrap_or(0);
+    let body = vec![b'x'; n];
+    if !query.contains_key("chunked") {
+        return body.into_response();
+    }
+    let chunks = body
+        .chunks(64 << 10)
+        .map(|chunk| Ok::<_, std::io::Error>(axum::body::Bytes::copy_from_slice(chunk)))
+        .collect::<Vec<_>>();
+    axum::body::Body::from_stream(futures::stream::iter(chunks)).into_response()
 }
 
 async fn redirect(Query(query): Query<BTreeMap<String, String>>) -> impl IntoResponse {
@@ -297,6 +327,15 @@ pub async fn run_connector(
 
 /// Runs the `sluice` command with `args`, off the async runtime's threads.
 pub async fn sluice(args: Vec<String>) -> std::process::Output {
+    sluice_with_env(args, &[]).await
+}
+
+/// [`sluice`] with `env` added to the process's environment.
+pub async fn sluice_with_env(args: Vec<String>, env: &[(&str, String)]) -> std::process::Output {
+    let env: Vec<(String, String)> = env
+        .iter()
+        .map(|(name, value)| ((*name).to_owned(), value.clone()))
+        .collect();
     tokio::task::spawn_blocking(move || {
         std::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
             .args(&args)
@@ -304,6 +343,7 @@ pub async fn sluice(args: Vec<String>) -> std::process::Output {
                 "SLUICE_CACHE_DIR",
                 std::env::temp_dir().join("sluice-test-cache"),
             )
+            .envs(env)
             .output()
             .expect("run sluice")
     })

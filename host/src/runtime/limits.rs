@@ -17,7 +17,8 @@ pub struct Limits {
     /// Wall-clock time of a connection check: an admin waits on it, and a check that
     /// hangs must not hold the host's resources for a run's whole deadline.
     pub check_wall_time: Duration,
-    /// Longest log line kept; longer ones are cut.
+    /// Longest log line kept, and longest note or error message a connector returns;
+    /// longer ones are cut.
     pub log_line_bytes: usize,
     /// Most structured fields on one log line.
     pub log_fields: usize,

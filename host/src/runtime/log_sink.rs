@@ -184,7 +184,7 @@ impl LogWriter {
 }
 
 /// `text` cut to at most `max` bytes on a character boundary, saying how much was cut.
-fn cut(text: &str, max: usize) -> String {
+pub(super) fn cut(text: &str, max: usize) -> String {
     if text.len() <= max {
         return text.to_owned();
     }

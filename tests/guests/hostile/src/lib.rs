@@ -10,6 +10,22 @@ struct Config {
     behaviour: String,
     url: Option<String>,
     redirect_target: Option<String>,
+    header_name: Option<String>,
+    header_value: Option<String>,
+    count: Option<usize>,
+}
+
+impl Config {
+    fn url(&self) -> Result<String> {
+        self.url
+            .clone()
+            .ok_or_else(|| Error::Config(format!("`{}` needs `url`", self.behaviour)))
+    }
+
+    fn count(&self) -> Result<usize> {
+        self.count
+            .ok_or_else(|| Error::Config(format!("`{}` needs `count`", self.behaviour)))
+    }
 }
 
 #[derive(Default)]
@@ -90,10 +106,160 @@ impl Connector for Hostile {
                     .send()?;
                 log::info!("sent in a header: status {}", response.status);
             }
+            "read-file" => {
+                let read = std::fs::read_to_string("/etc/passwd");
+                state::set("read-file", &outcome(read.map(|text| text.len())));
+                let here = std::fs::read_to_string("sluice.toml");
+                state::set("read-relative", &outcome(here.map(|text| text.len())));
+            }
+            "list-root" => {
+                let listed = std::fs::read_dir("/").map(|entries| entries.count());
+                state::set("list-root", &outcome(listed));
+            }
+            "environment" => {
+                let vars: Vec<String> = std::env::vars().map(|(name, _)| name).collect();
+                state::set("vars", &vars.join(","));
+                let args: Vec<String> = std::env::args().collect();
+                state::set("args", &args.join(","));
+                state::set("home", &format!("{:?}", std::env::var("HOME")));
+                state::set("cwd", &outcome(std::env::current_dir()));
+            }
+            "socket" => {
+                // The address of `url`, `http://HOST:PORT/`, reached without `http.send`.
+                let url = config.url()?;
+                let address = url
+                    .trim_start_matches("http://")
+                    .trim_end_matches('/')
+                    .to_owned();
+                let tcp = std::net::TcpStream::connect(&address).map(|_| "connected");
+                state::set("tcp", &outcome(tcp));
+                let udp = std::net::UdpSocket::bind("0.0.0.0:0").map(|_| "bound");
+                state::set("udp", &outcome(udp));
+                let listen = std::net::TcpListener::bind("0.0.0.0:0").map(|_| "listening");
+                state::set("listen", &outcome(listen));
+                use std::net::ToSocketAddrs as _;
+                let lookup = ("localhost", 80)
+                    .to_socket_addrs()
+                    .map(|found| found.count());
+                state::set("lookup", &outcome(lookup));
+            }
+            "clock-random" => {
+                let since_epoch = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_err(|e| Error::Internal(e.to_string()))?;
+                state::set("now_ms", &since_epoch.as_millis().to_string());
+                // A fresh `RandomState` is keyed from the host's random source, so the
+                // hash of a fixed word shows whether two runs drew the same bytes.
+                use std::hash::BuildHasher as _;
+                let keyed = std::collections::hash_map::RandomState::new().hash_one("sluice");
+                state::set("random", &keyed.to_string());
+            }
+            "stdout-flood" => {
+                for i in 0u64.. {
+                    println!("stdout line {i}");
+                }
+            }
+            "recurse" => {
+                let depth = recurse(std::hint::black_box(u64::MAX));
+                log::info!("recursion returned {depth}");
+            }
+            "recurse-in-memory" => {
+                let depth = recurse_in_memory(std::hint::black_box(u64::MAX));
+                log::info!("recursion returned {depth}");
+            }
+            "giant-note" => {
+                return Ok(Summary::note("n".repeat(config.count()?)));
+            }
+            "giant-error" => return Err(Error::Upstream("e".repeat(config.count()?))),
+            "giant-list" => {
+                // The SDK sends at most 256 records per call; a hostile connector calls the
+                // import itself with one list of `count` empty records.
+                use sluice_sdk::__private::bindings::sluice::connector::{records as raw, types};
+                let items: Vec<types::Item> = (0..config.count()?)
+                    .map(|_| types::Item {
+                        key: String::new(),
+                        json: String::new(),
+                    })
+                    .collect();
+                raw::emit("flood", &items).map_err(Error::Internal)?;
+            }
+            "giant-record" => {
+                let filler = "r".repeat(config.count()?);
+                records::emit_one("flood", "big", &json!({ "filler": filler }))?;
+            }
+            "long-key" => {
+                let key = "k".repeat(config.count()?);
+                records::emit_one("flood", key, &json!({}))?;
+            }
+            "long-state-key" => state::set(&"k".repeat(config.count()?), "v"),
+            "state-entries" => {
+                for i in 0..config.count()? {
+                    state::set(&format!("e{i}"), "v");
+                }
+            }
+            "many-headers" => {
+                let mut request = http::get(config.url()?);
+                for i in 0..config.count()? {
+                    request = request.header(format!("x-header-{i}"), "v");
+                }
+                request.send()?;
+            }
+            "big-body" => {
+                http::post(config.url()?)
+                    .body(vec![b'b'; config.count()?])
+                    .send()?;
+            }
+            "own-header" => {
+                let name = config.header_name.clone().unwrap_or_default();
+                let value = config.header_value.clone().unwrap_or_default();
+                let response = http::get(config.url()?).header(name, value).send()?;
+                log::info!("sent its own header: status {}", response.status);
+            }
+            "big-response" => {
+                let response = http::get(config.url()?).send()?;
+                log::info!("read {} bytes", response.body.len());
+            }
+            "auth-header" => {
+                let echoed = http::get(config.url()?)
+                    .auth(Auth::header("x-api-key", "token"))
+                    .send()?
+                    .text();
+                state::set("echoed", &echoed);
+            }
             other => return Err(Error::Config(format!("unknown behaviour `{other}`"))),
         }
         Ok(Summary::default())
     }
+}
+
+/// What a call gave, in words the tests compare: `ok: …` or `error: <kind>: <message>`.
+fn outcome<T: std::fmt::Debug>(result: std::io::Result<T>) -> String {
+    match result {
+        Ok(value) => format!("ok: {value:?}"),
+        Err(error) => format!("error: {:?}: {error}", error.kind()),
+    }
+}
+
+/// Recurses `depth` times on the engine's call stack: nothing of a frame lives in linear
+/// memory. The arithmetic after the call keeps it from becoming a loop.
+#[inline(never)]
+fn recurse(depth: u64) -> u64 {
+    if depth == 0 {
+        return 0;
+    }
+    recurse(depth - 1).wrapping_mul(3).wrapping_add(1)
+}
+
+/// Recurses `depth` times with a buffer in each frame whose address escapes, so the frames
+/// live on the stack in the connector's own memory, as most Rust code's do.
+#[inline(never)]
+fn recurse_in_memory(depth: u64) -> u64 {
+    let frame = [depth.to_le_bytes()[0]; 256];
+    std::hint::black_box(&frame);
+    if depth == 0 {
+        return 0;
+    }
+    recurse_in_memory(depth - 1) + u64::from(frame[255])
 }
 
 /// Spins without end; `black_box` keeps the optimiser from reasoning the loop away.
