@@ -217,6 +217,50 @@ async fn every_change_leaves_its_entry_in_the_audit_log() {
             "person.unlink",
             format!("slack:U042 from {ada} to ")
         );
+        let people = people["id"].as_str().expect("an id").to_owned();
+        let hook = change!(
+            Method::PUT,
+            "/installs/{install}/hooks/{source}/secret",
+            format!("{base}/installs/{people}/hooks/github/secret"),
+            Some(json!({})),
+            "hook.secret.put",
+            format!("hooks.github.{people}")
+        );
+        let secret = hook["secret"].as_str().expect("the secret");
+        let push = r#"{"ref":"refs/heads/main"}"#;
+        let delivered = h
+            .send(
+                axum::http::Request::builder()
+                    .method(Method::POST)
+                    .uri(format!("/hooks/github/{people}"))
+                    .header("x-github-event", "push")
+                    .header("x-github-delivery", "d-audit")
+                    .header(
+                        "x-hub-signature-256",
+                        sluice::hooks::github_signature(secret.as_bytes(), push.as_bytes()),
+                    )
+                    .body(axum::body::Body::from(push))
+                    .expect("a request"),
+            )
+            .await;
+        assert_eq!(
+            delivered.status,
+            StatusCode::ACCEPTED,
+            "{}",
+            delivered.text()
+        );
+        let delivery = delivered.json()["delivery"]
+            .as_str()
+            .expect("an id")
+            .to_owned();
+        change!(
+            Method::POST,
+            "/deliveries/{delivery}/replay",
+            format!("{base}/deliveries/{delivery}/replay"),
+            None,
+            "delivery.replay",
+            delivery.clone()
+        );
         change!(
             Method::DELETE,
             "/secrets/{name}",

@@ -132,6 +132,18 @@ async fn every_list_walks_a_page_at_a_time_through_every_item_once() {
         )
         .await;
         h.run_of_acme(people["id"].as_str().expect("id")).await;
+        for delivery in ["d-1", "d-2"] {
+            h.store
+                .refuse_delivery(
+                    company,
+                    people["id"].as_str().expect("id"),
+                    "github",
+                    Some(delivery),
+                    "forged",
+                )
+                .await
+                .expect("a delivery");
+        }
         let printed = h.run_of_acme(printing["id"].as_str().expect("id")).await;
         assert_eq!(printed["status"], "succeeded", "{}: {printed}", h.label);
         let run = printed["id"].as_str().expect("a run id");

@@ -65,6 +65,13 @@ fn needed_roles() -> Vec<(Method, &'static str, &'static str, Option<Value>)> {
         ),
         (Method::POST, "/runs/{run}/cancel", "admin", None),
         (
+            Method::PUT,
+            "/installs/{install}/hooks/{source}/secret",
+            "admin",
+            Some(json!({})),
+        ),
+        (Method::POST, "/deliveries/{delivery}/replay", "admin", None),
+        (
             Method::POST,
             "/people/{person}/identities",
             "admin",
