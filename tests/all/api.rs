@@ -1128,7 +1128,14 @@ async fn another_companys_ids_answer_exactly_like_missing_ones_on_every_route() 
             .expect("person")
             .to_owned();
 
+        let delivery = h
+            .store
+            .refuse_delivery(acme, &install, "github", Some("d-1"), "forged")
+            .await
+            .expect("a delivery");
         let acme_ids = BTreeMap::from([
+            ("delivery", delivery),
+            ("source", "github".to_owned()),
             ("company", acme.clone()),
             ("user", h.acme.owner.clone()),
             ("token", token),
@@ -1140,6 +1147,8 @@ async fn another_companys_ids_answer_exactly_like_missing_ones_on_every_route() 
             ("id", "mona".to_owned()),
         ]);
         let missing_ids = BTreeMap::from([
+            ("delivery", "dlv_0000000000000000000000000000".to_owned()),
+            ("source", "github".to_owned()),
             ("company", "co_0000000000000000000000000000".to_owned()),
             ("user", "usr_0000000000000000000000000000".to_owned()),
             ("token", "tok_0000000000000000000000000000".to_owned()),
@@ -1177,6 +1186,7 @@ async fn another_companys_ids_answer_exactly_like_missing_ones_on_every_route() 
                 ("PATCH", "{install}") => Some(json!({})),
                 ("PUT", "schedule") => Some(json!({ "interval_seconds": 60 })),
                 ("POST", "identities") => Some(json!({ "system": "slack", "id": "U1" })),
+                ("PUT", "secret") => Some(json!({})),
                 _ => None,
             }
         };

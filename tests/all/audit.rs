@@ -192,7 +192,7 @@ async fn every_change_leaves_its_entry_in_the_audit_log() {
         );
         let finished = h.run_of_acme(people["id"].as_str().expect("an id")).await;
         assert_eq!(finished["status"], "succeeded", "{}: {finished}", h.label);
-        let listed = h.get(&format!("{base}/people")).await.json();
+        let listed = h.directory_of_acme(2).await;
         let ada = listed["items"]
             .as_array()
             .expect("people")

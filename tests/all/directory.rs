@@ -65,9 +65,7 @@ async fn runs_fill_the_directory_connectors_look_people_up_and_admins_adjust_it(
         assert_eq!(first["mona"], json!({ "person": null, "slack": null }));
 
         // What it saw is kept: each login with its verified email is one person.
-        let people = h.get(&format!("/api/companies/{company}/people")).await;
-        assert_eq!(people.status, StatusCode::OK, "{}", people.text());
-        let people = people.json();
+        let people = h.directory_of_acme(2).await;
         let items = people["items"].as_array().expect("items");
         assert_eq!(items.len(), 2, "{}: {people}", h.label);
         let mona = items

@@ -328,6 +328,21 @@ impl Harness {
         self.finished_run(company, &self.acme.token, &id).await
     }
 
+    /// Acme's directory of people once it holds at least `count` people. A run's identities
+    /// join the directory just after its commit, so a reader who saw the run end may read
+    /// the directory a moment before them.
+    pub async fn directory_of_acme(&self, count: usize) -> Value {
+        let path = format!("/api/companies/{}/people", self.acme.company);
+        for _ in 0..200 {
+            let people = self.get(&path).await.json();
+            if people["items"].as_array().map_or(0, Vec::len) >= count {
+                return people;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("{}: the directory never held {count} people", self.label);
+    }
+
     /// Waits until a run of acme's has finished, and returns it.
     pub async fn finished_run(&self, company: &str, token: &str, run: &str) -> Value {
         for _ in 0..600 {

@@ -773,10 +773,7 @@ async fn a_merged_pull_request_surveys_its_people_in_slack_reveals_their_answers
         assert_eq!(people.status, StatusCode::CREATED, "{}", people.text());
         let people = people.json()["id"].as_str().expect("id").to_owned();
         assert_eq!(h.run_of_acme(&people).await["status"], "succeeded");
-        let directory = h
-            .get(&format!("/api/companies/{company}/people"))
-            .await
-            .json();
+        let directory = h.directory_of_acme(3).await;
         for (login, slack_user) in [("byao1276", "U00000001"), ("ailisp", "U00000002")] {
             let person = directory["items"]
                 .as_array()
