@@ -89,6 +89,20 @@ async fn slack_request(
     h.send(request).await
 }
 
+/// POSTs a form-encoded interaction to an install's Slack hook, signed at `at`.
+async fn interaction(h: &Harness, install: &str, body: &str, secret: &str, at: i64) -> Answer {
+    slack_request(
+        h,
+        install,
+        "interactions",
+        "application/x-www-form-urlencoded",
+        body,
+        secret,
+        at,
+    )
+    .await
+}
+
 /// A `block_actions` interaction: Slack user `user` pressed the survey button `answer`
 /// on the message `ts` in `channel`.
 fn button_press(user: &str, channel: &str, ts: &str, answer: &str, trigger: &str) -> String {
@@ -691,29 +705,11 @@ async fn slack_requests_are_verified_within_five_minutes_and_url_checks_answered
             "t-late",
         );
         for at in [now_secs() - 301, now_secs() + 301] {
-            let stale = slack_request(
-                h,
-                &install,
-                "interactions",
-                "application/x-www-form-urlencoded",
-                &press,
-                SIGNING_SECRET,
-                at,
-            )
-            .await;
+            let stale = interaction(h, &install, &press, SIGNING_SECRET, at).await;
             assert_eq!(stale.status, StatusCode::UNAUTHORIZED, "{label}");
             assert!(stale.text().contains("may be a replay"), "{}", stale.text());
         }
-        let wrong = slack_request(
-            h,
-            &install,
-            "interactions",
-            "application/x-www-form-urlencoded",
-            &press,
-            "another-signing-secret",
-            now_secs(),
-        )
-        .await;
+        let wrong = interaction(h, &install, &press, "another-signing-secret", now_secs()).await;
         assert_eq!(wrong.status, StatusCode::UNAUTHORIZED, "{label}");
         let at = now_secs();
         let mut changed = Request::builder()
@@ -893,16 +889,7 @@ async fn a_merged_pull_request_surveys_its_people_in_slack_reveals_their_answers
             "hard",
             "t-reviewer",
         );
-        let answered = slack_request(
-            h,
-            &survey,
-            "interactions",
-            "application/x-www-form-urlencoded",
-            &press,
-            SIGNING_SECRET,
-            now_secs(),
-        )
-        .await;
+        let answered = interaction(h, &survey, &press, SIGNING_SECRET, now_secs()).await;
         assert_eq!(
             answered.status,
             StatusCode::OK,
@@ -934,16 +921,7 @@ async fn a_merged_pull_request_surveys_its_people_in_slack_reveals_their_answers
 
         // Slack's retry of the same press is processed once.
         let before = runs(h).await.len();
-        let retried = slack_request(
-            h,
-            &survey,
-            "interactions",
-            "application/x-www-form-urlencoded",
-            &press,
-            SIGNING_SECRET,
-            now_secs(),
-        )
-        .await;
+        let retried = interaction(h, &survey, &press, SIGNING_SECRET, now_secs()).await;
         assert_eq!(
             retried.json()["duplicate"],
             true,
@@ -955,16 +933,7 @@ async fn a_merged_pull_request_surveys_its_people_in_slack_reveals_their_answers
         // The author answers: both see every answer in their own thread.
         let (author_dm, author_ts) = messages[0].clone();
         let press = button_press("U00000001", &author_dm, &author_ts, "most", "t-author");
-        slack_request(
-            h,
-            &survey,
-            "interactions",
-            "application/x-www-form-urlencoded",
-            &press,
-            SIGNING_SECRET,
-            now_secs(),
-        )
-        .await;
+        interaction(h, &survey, &press, SIGNING_SECRET, now_secs()).await;
         let run = runs(h)
             .await
             .into_iter()

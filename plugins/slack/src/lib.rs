@@ -1,14 +1,12 @@
 //! The Slack connector: users (with emails, reported to the directory of people) and
 //! channels; posts messages — text or blocks with buttons — for `slack.post_message` events.
 
-mod client;
-
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use sluice_sdk::people::{self, Identity};
 use sluice_sdk::{Connector, Error, Event, Result, Summary, config, log, records};
 
-use client::Slack;
+use sluice_slack_web::Slack;
 
 /// What an admin configures.
 #[derive(Deserialize)]
@@ -98,16 +96,13 @@ impl Connector for SlackConnector {
             )));
         }
         let message: PostMessage = event.payload()?;
-        let slack = slack()?;
-        let mut body = json!({ "channel": message.channel, "text": message.text });
-        if let Some(blocks) = message.blocks {
-            body["blocks"] = blocks;
-        }
-        if let Some(thread_ts) = message.thread_ts {
-            body["thread_ts"] = Value::from(thread_ts);
-        }
-        let posted = slack.call("chat.postMessage", slack.post("chat.postMessage", &body)?)?;
-        log::info!("posted to {} at {}", posted["channel"], posted["ts"]; channel = posted["channel"]);
+        let (channel, ts) = slack()?.post_message(
+            &message.channel,
+            &message.text,
+            message.blocks,
+            message.thread_ts.as_deref(),
+        )?;
+        log::info!("posted to {channel} at {ts}"; channel = channel);
         Ok(())
     }
 }

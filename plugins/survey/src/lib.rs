@@ -11,7 +11,6 @@
 //! delivered. `sync`, on the install's schedule, posts the week's leaderboard.
 
 mod leaderboard;
-mod slack;
 mod survey;
 
 use serde::Deserialize;
@@ -20,7 +19,7 @@ use sluice_sdk::people::{self, Identity};
 use sluice_sdk::{Connector, Error, Event, Result, Summary, config, log, records, state};
 
 use leaderboard::{Count, TALLY, Tally};
-use slack::Slack;
+use sluice_slack_web::Slack;
 use survey::{ButtonValue, Participant, Role, Survey, Unmatched};
 
 /// What an admin configures.
@@ -57,7 +56,7 @@ struct SurveyConnector;
 impl Connector for SurveyConnector {
     fn check(&mut self) -> Result<()> {
         let slack = Slack::new(&config()?.slack_api_base_url);
-        let me = slack.call("auth.test", &json!({}))?;
+        let me = slack.call("auth.test", slack.get("auth.test"))?;
         log::info!("connected to Slack workspace {} as {}", me["team"], me["user"]; team = me["team"]);
         Ok(())
     }
@@ -75,7 +74,7 @@ impl Connector for SurveyConnector {
                 "nobody answered a survey since the last leaderboard",
             ));
         };
-        Slack::new(&config.slack_api_base_url).post(&channel, &text, None, None)?;
+        Slack::new(&config.slack_api_base_url).post_message(&channel, &text, None, None)?;
         state::set_json(TALLY, &Tally::new())?;
         log::info!("posted the leaderboard of {} people to {channel}", tally.len(); people = tally.len());
         Ok(Summary::note(format!(
@@ -217,7 +216,7 @@ fn ask(
     let blocks = survey::ask_blocks(&survey.pr, &survey.title, &survey.url, role);
     let text = format!("{} was merged. {}", survey.pr, role.question());
     let (channel, ts) = slack
-        .post(slack_user, &text, Some(blocks), None)
+        .post_message(slack_user, &text, Some(blocks), None)
         .map_err(|e| format!("Slack did not take the message: {e}"))?;
     Ok(Participant {
         login: login.to_owned(),
@@ -297,7 +296,7 @@ fn button(payload: &Value) -> Result<()> {
         survey.pr,
         participant.role.question()
     );
-    slack.update(
+    slack.update_message(
         &participant.channel,
         &participant.ts,
         &text,
@@ -319,7 +318,7 @@ fn button(payload: &Value) -> Result<()> {
     };
     let reveal = survey.reveal_text();
     for (channel, ts) in &reveal_to {
-        slack.post(channel, &reveal, None, Some(ts))?;
+        slack.post_message(channel, &reveal, None, Some(ts))?;
     }
     if !reveal_to.is_empty() {
         survey.revealed = true;

@@ -1,5 +1,7 @@
-//! Calls to Slack's Web API, whose failures come as `{"ok": false, "error": "…"}` with a
-//! 200 status, and whose listings page by `response_metadata.next_cursor`.
+//! Slack's Web API for the connectors that talk to Slack (the Slack connector, the
+//! pull-request survey): failures come as `{"ok": false, "error": "…"}` with a 200 status,
+//! listings page by `response_metadata.next_cursor`, and the bot token is the secret
+//! `slack_bot_token` the connector's manifest requests.
 
 use serde_json::Value;
 use sluice_sdk::http::{self, Auth, Request};
@@ -84,5 +86,43 @@ impl Slack {
                 return Ok(items);
             }
         }
+    }
+
+    /// Posts `text` (and `blocks`) to a channel, or to a user id (the bot's direct
+    /// message with them), in the thread of `thread_ts` when given. Returns the channel
+    /// it went to (a user's direct-message channel `D…`) and the message's `ts`.
+    pub fn post_message(
+        &self,
+        channel: &str,
+        text: &str,
+        blocks: Option<Value>,
+        thread_ts: Option<&str>,
+    ) -> Result<(String, String)> {
+        let mut body = serde_json::json!({ "channel": channel, "text": text });
+        if let Some(blocks) = blocks {
+            body["blocks"] = blocks;
+        }
+        if let Some(thread_ts) = thread_ts {
+            body["thread_ts"] = Value::from(thread_ts);
+        }
+        let posted = self.call("chat.postMessage", self.post("chat.postMessage", &body)?)?;
+        let field = |name: &str| {
+            posted
+                .get(name)
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .ok_or_else(|| {
+                    Error::Upstream(format!("Slack's chat.postMessage answered no `{name}`"))
+                })
+        };
+        Ok((field("channel")?, field("ts")?))
+    }
+
+    /// Replaces the bot's message at `channel` / `ts` with `text` and `blocks`.
+    pub fn update_message(&self, channel: &str, ts: &str, text: &str, blocks: Value) -> Result<()> {
+        let body =
+            serde_json::json!({ "channel": channel, "ts": ts, "text": text, "blocks": blocks });
+        self.call("chat.update", self.post("chat.update", &body)?)
+            .map(|_| ())
     }
 }
