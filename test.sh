@@ -16,6 +16,16 @@ if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium chromium-driver
 fi
+# Each store test notes the databases it ran on; the sum is printed at the end, pass or fail.
+databases_used=target/tmp/databases-used.tsv
+rm -f "$databases_used"
+summary() {
+    if [ -f "$databases_used" ]; then
+        echo "store tests by database:"
+        cut -f1 "$databases_used" | sort | uniq -c
+    fi
+}
+trap summary EXIT
 cargo test --workspace --locked "$@"
 # The connectors' own unit tests (cursors, paging, mapping), natively: the connectors are a
 # workspace of their own, built for wasm32-wasip2 by the tests above.

@@ -90,7 +90,30 @@ pub async fn databases(dir: &Path) -> Vec<TestDatabase> {
             schema: Some(schema),
         });
     }
+    note_databases(&all);
     all
+}
+
+/// Where each test notes the databases it runs on; `./test.sh` sums them up at its end.
+const DATABASES_USED: &str = concat!(env!("CARGO_TARGET_TMPDIR"), "/databases-used.tsv");
+
+/// Appends a line per database, `<label>\t<test>`, to [`DATABASES_USED`].
+fn note_databases(databases: &[TestDatabase]) {
+    use std::io::Write as _;
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("unnamed")
+        .to_owned();
+    let lines: String = databases
+        .iter()
+        .map(|d| format!("{}\t{test}\n", d.label))
+        .collect();
+    let noted = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(DATABASES_USED)
+        .and_then(|mut file| file.write_all(lines.as_bytes()));
+    noted.expect("note the databases a test runs on");
 }
 
 /// Publishes the test connectors into a marketplace folder.
@@ -362,4 +385,38 @@ impl Harness {
         }
         panic!("the run did not finish in 30 s");
     }
+}
+
+/// A PostgreSQL test that fails before dropping its schema leaves none behind: the schema
+/// goes when its value is dropped on the way out. Without `SLUICE_TEST_DATABASE_URL` there
+/// is no PostgreSQL to look at, and the test says so.
+#[tokio::test]
+async fn a_failed_test_leaves_no_postgresql_schema_behind() {
+    let Ok(base) = std::env::var("SLUICE_TEST_DATABASE_URL") else {
+        eprintln!("SLUICE_TEST_DATABASE_URL is not set: no PostgreSQL schema to check");
+        return;
+    };
+    let schema = ScratchSchema::create(&base, "sluice_test")
+        .await
+        .expect("a schema");
+    let name = schema
+        .url
+        .rsplit("search_path%3D")
+        .next()
+        .expect("the schema's name")
+        .to_owned();
+    let failed = std::panic::AssertUnwindSafe(async move {
+        let _schema = schema;
+        panic!("a test fails while its schema exists");
+    });
+    assert!(futures::FutureExt::catch_unwind(failed).await.is_err());
+    let pool = sqlx::PgPool::connect(&base).await.expect("connect");
+    let left: Option<(String,)> =
+        sqlx::query_as("SELECT nspname::text FROM pg_namespace WHERE nspname = $1")
+            .bind(&name)
+            .fetch_optional(&pool)
+            .await
+            .expect("look");
+    pool.close().await;
+    assert_eq!(left, None, "the schema {name} was dropped");
 }

@@ -2,11 +2,14 @@
 //! database never see each other's rows.
 
 /// A schema created in the PostgreSQL at `base`, and a URL whose connections use it.
+/// Dropped with everything in it by [`ScratchSchema::drop`], or — when a failing test
+/// unwinds past it — when the value is dropped, so no failure leaves a schema behind.
 pub struct ScratchSchema {
     base: String,
     name: String,
     /// The URL to connect to: `base` with the schema as its search path.
     pub url: String,
+    dropped: std::sync::atomic::AtomicBool,
 }
 
 impl ScratchSchema {
@@ -26,17 +29,48 @@ impl ScratchSchema {
             url: format!("{base}{separator}options=-c%20search_path%3D{name}"),
             base: base.to_owned(),
             name,
+            dropped: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
     /// Drops the schema and everything in it.
     pub async fn drop(&self) -> Result<(), sqlx::Error> {
-        let pool = sqlx::PgPool::connect(&self.base).await?;
-        sqlx::query(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name))
-            .execute(&pool)
-            .await?;
-        pool.close().await;
+        drop_schema(&self.base, &self.name).await?;
+        self.dropped
+            .store(true, std::sync::atomic::Ordering::SeqCst);
         Ok(())
+    }
+}
+
+async fn drop_schema(base: &str, name: &str) -> Result<(), sqlx::Error> {
+    let pool = sqlx::PgPool::connect(base).await?;
+    sqlx::query(&format!("DROP SCHEMA IF EXISTS {name} CASCADE"))
+        .execute(&pool)
+        .await?;
+    pool.close().await;
+    Ok(())
+}
+
+impl Drop for ScratchSchema {
+    fn drop(&mut self) {
+        if self.dropped.load(std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
+        // A test failed before dropping it. Drop may run inside the test's runtime, which
+        // cannot be blocked on, so a thread of its own does the work; a failure to drop
+        // is not worth a second panic while one unwinds.
+        let (base, name) = (self.base.clone(), self.name.clone());
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            runtime.block_on(drop_schema(&base, &name)).ok()
+        })
+        .join();
+        if !matches!(dropped, Ok(Some(()))) {
+            eprintln!("could not drop the test schema {}", self.name);
+        }
     }
 }
 
