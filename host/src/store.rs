@@ -118,6 +118,14 @@ impl Store {
                 .into(),
             )));
         };
+        // An SQLite file that does not exist yet is created, whatever the URL's spelling.
+        let url = match backend {
+            Backend::Sqlite if !url.contains("mode=") && !url.contains(":memory:") => {
+                format!("{url}{}mode=rwc", if url.contains('?') { '&' } else { '?' })
+            }
+            _ => url.to_owned(),
+        };
+        let url = url.as_str();
         let options = AnyConnectOptions::from_str(url)?;
         let pool = AnyPoolOptions::new()
             // SQLite has one writer; a small pool keeps readers going beside it.

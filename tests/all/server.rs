@@ -331,3 +331,63 @@ async fn serve_takes_its_settings_from_the_environment_and_logs_json_for_machine
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn serve_takes_its_database_master_key_and_log_level_from_the_environment() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let database = dir.path().join("elsewhere").join("custom.db");
+    std::fs::create_dir_all(database.parent().expect("a folder")).expect("a folder");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let log = dir.path().join("serve.log");
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_sluice"));
+    command
+        .arg("serve")
+        .env("SLUICE_DATA_DIR", &data)
+        .env(
+            "SLUICE_DATABASE_URL",
+            format!("sqlite://{}", database.display()),
+        )
+        .env(
+            "SLUICE_MASTER_KEY",
+            sluice::vault::SecretKey::generate().to_base64().as_str(),
+        )
+        .env("SLUICE_LOG", "warn")
+        .env("SLUICE_LISTEN", format!("127.0.0.1:{port}"))
+        .env("SLUICE_MARKETPLACE", dir.path().join("marketplace"))
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("log"));
+    let server = crate::process::start(
+        command,
+        format!("http://127.0.0.1:{port}"),
+        std::time::Duration::from_secs(15),
+    )
+    .await;
+    server.kill();
+    assert!(database.is_file(), "the database is at SLUICE_DATABASE_URL");
+    assert!(
+        !data.join("sluice.db").exists(),
+        "and not in the data folder"
+    );
+    assert!(
+        !data.join("master.key").exists(),
+        "SLUICE_MASTER_KEY is the master key: none is generated"
+    );
+    let text = std::fs::read_to_string(&log).expect("log");
+    assert!(
+        !text.contains("GENERATED A NEW MASTER KEY"),
+        "no warning of a generated key: {text}"
+    );
+    assert!(
+        !text.contains("sluice is serving"),
+        "SLUICE_LOG=warn leaves out what is only information: {text}"
+    );
+    assert!(
+        text.contains("no company exists yet"),
+        "and keeps the warnings: {text}"
+    );
+}
