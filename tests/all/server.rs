@@ -115,6 +115,36 @@ async fn scenario(database: &TestDatabase, dir: &Path, marketplace: &Path) {
         (200, &json!(true)),
         "{label}: {check}"
     );
+    // A check with a token GitHub rejects says exactly that, and what to do.
+    let (status, _) = client
+        .call(
+            reqwest::Method::PUT,
+            &format!("/api/companies/{company}/secrets/stale-token"),
+            Some(json!({ "value": "ghp_expired_long_ago" })),
+        )
+        .await;
+    assert_eq!(status, 201, "{label}");
+    let (status, failed) = client
+        .call(
+            reqwest::Method::POST,
+            &format!("/api/companies/{company}/installs/check"),
+            Some(json!({
+                "plugin": "github",
+                "config": { "org": ORG, "api_base_url": fake.url() },
+                "grants": { "private_hosts": [format!("127.0.0.1:{}", fake.port())], "secrets": { "github_token": "stale-token" } },
+            })),
+        )
+        .await;
+    assert_eq!(
+        (status, &failed["ok"]),
+        (200, &json!(false)),
+        "{label}: {failed}"
+    );
+    assert_eq!(
+        failed["error"],
+        "authentication failed: GitHub rejected the token `github_token` (401 Bad credentials): check that it is valid and not expired",
+        "{label}: {failed}"
+    );
 
     let first = client.run(&company, &install).await;
     assert_eq!(first["status"], "succeeded", "{label}: {first}");
