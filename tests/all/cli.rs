@@ -146,7 +146,7 @@ async fn a_scaffolded_connector_builds_and_runs() {
     // Share the compiled SDK with the test guests' builds.
     let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/guests");
     let build = tokio::task::spawn_blocking({
-        let crate_dir = crate_dir.clone();
+        let (crate_dir, target) = (crate_dir.clone(), target.clone());
         move || {
             std::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
                 .args(["plugin", "build"])
@@ -167,6 +167,41 @@ async fn a_scaffolded_connector_builds_and_runs() {
         .to_owned();
     assert!(artifact.ends_with("hello-0.1.0.wasm"), "{printed}");
     assert!(printed.contains("sha256  "), "{printed}");
+    let digest = printed
+        .lines()
+        .find_map(|l| l.strip_prefix("sha256  "))
+        .expect("the digest")
+        .to_owned();
+
+    // `marketplace publish` of the crate's folder builds it and publishes what it built.
+    let marketplace = dir.path().join("marketplace");
+    let published = tokio::task::spawn_blocking({
+        let (crate_dir, marketplace, target) =
+            (crate_dir.clone(), marketplace.clone(), target.clone());
+        move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
+                .args(["marketplace", "publish"])
+                .arg(&crate_dir)
+                .arg("--marketplace")
+                .arg(&marketplace)
+                .env("CARGO_TARGET_DIR", target)
+                .output()
+                .expect("run sluice marketplace publish")
+        }
+    })
+    .await
+    .expect("join");
+    assert_eq!(published.status.code(), Some(0), "{}", stderr(&published));
+    assert!(
+        String::from_utf8_lossy(&published.stdout).contains(&format!(
+            "published hello 0.1.0 to {}",
+            marketplace.display()
+        )),
+        "{}",
+        String::from_utf8_lossy(&published.stdout)
+    );
+    let index = std::fs::read_to_string(marketplace.join("index.toml")).expect("the index");
+    assert!(index.contains(&format!("sha256 = \"{digest}\"")), "{index}");
 
     let spy = Spy::start().await;
     let config = write_json(
