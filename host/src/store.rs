@@ -9,6 +9,7 @@ mod access;
 mod audit;
 mod commit;
 mod companies;
+mod group_commit;
 mod hosts;
 mod installs;
 mod logs;
@@ -144,8 +145,9 @@ impl Store {
             Backend::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
             Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
         }
-        let native = native::NativePool::connect(url, backend).await?;
-        let writer = (backend == Backend::Sqlite).then(Arc::default);
+        let writer = Arc::default();
+        let native = native::NativePool::connect(url, backend, &writer).await?;
+        let writer = (backend == Backend::Sqlite).then_some(writer);
         Ok(Self {
             pool,
             native,
