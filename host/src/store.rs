@@ -10,6 +10,7 @@ mod audit;
 mod commit;
 mod companies;
 mod deliveries;
+mod group_commit;
 mod hosts;
 mod installs;
 mod logs;
@@ -156,8 +157,9 @@ impl Store {
             Backend::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
             Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
         }
-        let native = native::NativePool::connect(url, backend).await?;
-        let writer = (backend == Backend::Sqlite).then(Arc::default);
+        let writer = Arc::default();
+        let native = native::NativePool::connect(url, backend, &writer).await?;
+        let writer = (backend == Backend::Sqlite).then_some(writer);
         Ok(Self {
             pool,
             native,

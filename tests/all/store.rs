@@ -1,12 +1,16 @@
 //! The store's bulk writes on every database: a run's records commit exactly as the
 //! connector produced them, across statement boundaries, last emission winning; a commit
-//! that no longer holds its run keeps nothing; log lines keep their order and text.
+//! that no longer holds its run keeps nothing; runs that commit together (on SQLite, in
+//! one transaction) each keep their own outcome; log lines keep their order and text.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
 use sluice::runtime::{EmittedRecord, Level, LogLine, Source};
-use sluice::store::{LogFilter, PAGE_BYTES, RecordFilter, RunEnd, RunFinish, Store};
+use sluice::store::{
+    Claim, LogFilter, NewRun, PAGE_BYTES, RecordFilter, Run, RunCall, RunEnd, RunFinish,
+    RunTrigger, Store,
+};
 use sluice_tests::queued::{claimed_run, company_with_install};
 
 use crate::harness::{TestDatabase, databases};
@@ -395,6 +399,225 @@ async fn a_page_of_large_records_stops_at_its_byte_budget_and_says_more_follow()
         assert_eq!(second.records.len(), 1, "{label}");
         assert_eq!(second.records[0].data["n"], 3, "{label}");
         assert!(!second.cut_at_bytes, "{label}");
+        store.close().await;
+        database.drop_schema().await;
+    }
+}
+
+/// A manual run of `install`, due now.
+fn manual_run(install: &str) -> NewRun {
+    NewRun {
+        install_id: install.to_owned(),
+        plugin: "github".into(),
+        trigger: RunTrigger::Manual,
+        call: RunCall::Sync,
+        due_at: sluice::store::now_ms(),
+        scheduled_for: None,
+        attempt: 1,
+        max_attempts: 1,
+        retry_of: None,
+    }
+}
+
+/// Makes the database refuse a record whose key is `refused`, as it refuses a write it
+/// cannot make.
+async fn refuse_a_record_key(raw: &sqlx::AnyPool, label: &str) {
+    let statements: &[&str] = if label == "SQLite" {
+        &[
+            "CREATE TRIGGER refuse_key BEFORE INSERT ON records WHEN NEW.record_key = 'refused' \
+           BEGIN SELECT RAISE(ABORT, 'this record is refused'); END",
+        ]
+    } else {
+        &[
+            "CREATE FUNCTION refuse_key() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+             IF NEW.record_key = 'refused' THEN RAISE EXCEPTION 'this record is refused'; END IF; \
+             RETURN NEW; END $$",
+            "CREATE TRIGGER refuse_key BEFORE INSERT ON records FOR EACH ROW EXECUTE FUNCTION refuse_key()",
+        ]
+    };
+    for statement in statements {
+        sqlx::query(statement)
+            .execute(raw)
+            .await
+            .expect("a trigger that refuses a record");
+    }
+}
+
+#[tokio::test]
+async fn runs_that_commit_together_each_keep_their_own_outcome() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for database in databases(dir.path()).await {
+        let label = database.label;
+        let (store, company, first) = acme_with_an_install(&database).await;
+        let raw = sqlx::AnyPool::connect(&database.url)
+            .await
+            .expect("raw connection");
+        refuse_a_record_key(&raw, label).await;
+        let mut installs = vec![first];
+        for _ in 0..3 {
+            installs.push(
+                sluice_tests::queued::install(&store, &company, "github")
+                    .await
+                    .expect("install"),
+            );
+        }
+        for install in &installs {
+            store
+                .enqueue_run(&company, &manual_run(install))
+                .await
+                .expect("enqueue");
+        }
+        let claimed = store
+            .claim_runs(&Claim {
+                host: "bench",
+                limit: 4,
+                per_company: 4,
+                lease_ms: 60_000,
+            })
+            .await
+            .expect("claim");
+        let runs: Vec<Run> = installs
+            .iter()
+            .map(|install| {
+                claimed
+                    .iter()
+                    .find(|run| run.install_id == *install)
+                    .expect("each install's run is claimed")
+                    .clone()
+            })
+            .collect();
+        // The second run is cancelled before its commit; the third wrote a record the
+        // database refuses; the first and the last are fine.
+        assert!(
+            store
+                .cancel_run(&company, &runs[1].id, "ada")
+                .await
+                .expect("cancel")
+        );
+        let records: Vec<Vec<EmittedRecord>> = (0..4)
+            .map(|n| {
+                vec![EmittedRecord {
+                    stream: "pull_requests".into(),
+                    key: if n == 2 { "refused" } else { "acme/widgets#1" }.into(),
+                    json: format!("{{\"run\": {n}}}"),
+                }]
+            })
+            .collect();
+        let state = [("cursor".to_owned(), "2026-12-06".to_owned())].into();
+        let finish = succeeded();
+        let lines: Vec<[LogLine; 1]> = (0..4)
+            .map(|n| {
+                [LogLine {
+                    time: SystemTime::now(),
+                    level: Level::Info,
+                    source: Source::Host,
+                    message: format!("run {n} ends"),
+                    fields: Vec::new(),
+                }]
+            })
+            .collect();
+        let end = |n: usize| RunEnd {
+            finish: &finish,
+            records: &records[n],
+            state: Some(&state),
+            retry: None,
+            log: &lines[n],
+        };
+        // All four at once: on SQLite they wait for the same transaction.
+        let (fine, cancelled, refused, last) = tokio::join!(
+            store.finish_run(&runs[0], end(0)),
+            store.finish_run(&runs[1], end(1)),
+            store.finish_run(&runs[2], end(2)),
+            store.finish_run(&runs[3], end(3)),
+        );
+        assert!(fine.expect("commit"), "{label}: the first run was held");
+        assert!(last.expect("commit"), "{label}: the last run was held");
+        assert!(
+            !cancelled.expect("commit"),
+            "{label}: the cancelled run was not held"
+        );
+        let refused = refused.expect_err("the refused record fails its run's commit");
+        assert!(
+            refused.to_string().contains("this record is refused"),
+            "{label}: {refused}"
+        );
+
+        for (n, install) in installs.iter().enumerate() {
+            let kept = store
+                .records(
+                    &company,
+                    &RecordFilter {
+                        install: Some(install.clone()),
+                        ..RecordFilter::default()
+                    },
+                )
+                .await
+                .expect("records")
+                .records;
+            let cursor = store
+                .install_state(&company, install)
+                .await
+                .expect("state")
+                .get("cursor")
+                .cloned();
+            let status = store
+                .run(&company, &runs[n].id)
+                .await
+                .expect("run")
+                .expect("exists")
+                .status;
+            let logged: Vec<String> = store
+                .logs(
+                    &company,
+                    &LogFilter {
+                        run: Some(runs[n].id.clone()),
+                        ..LogFilter::default()
+                    },
+                )
+                .await
+                .expect("logs")
+                .into_iter()
+                .map(|line| line.message)
+                .collect();
+            if n == 0 || n == 3 {
+                assert_eq!(kept.len(), 1, "{label}: run {n} keeps its record");
+                assert_eq!(kept[0].data["run"], n, "{label}");
+                assert_eq!(cursor.as_deref(), Some("2026-12-06"), "{label}: run {n}");
+                assert_eq!(status, "succeeded", "{label}: run {n}");
+                assert_eq!(logged, [format!("run {n} ends")], "{label}: run {n}");
+            } else {
+                assert!(kept.is_empty(), "{label}: run {n} keeps no record");
+                assert_eq!(cursor, None, "{label}: run {n} keeps no cursor");
+            }
+            if n == 1 {
+                assert_eq!(
+                    logged,
+                    ["run 1 ends"],
+                    "{label}: a run that keeps nothing keeps its log"
+                );
+            }
+        }
+        assert_eq!(
+            store
+                .run(&company, &runs[1].id)
+                .await
+                .expect("run")
+                .expect("exists")
+                .status,
+            "cancelled",
+            "{label}"
+        );
+        assert_eq!(
+            store
+                .run(&company, &runs[2].id)
+                .await
+                .expect("run")
+                .expect("exists")
+                .status,
+            "running",
+            "{label}: a commit that failed leaves its run to be taken back"
+        );
+        raw.close().await;
         store.close().await;
         database.drop_schema().await;
     }

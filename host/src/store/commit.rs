@@ -10,15 +10,21 @@
 //! The run's last log lines go into the same transaction: a short run then costs the
 //! database one commit, not two, and a reader who sees the run finished sees all of its
 //! log. They are kept even when the commit keeps nothing else.
+//!
+//! On SQLite a run's commit is one script, sent to the connection's thread in one call
+//! and written in a transaction it may share with other runs' (`store/group_commit.rs`).
+//! So that no answer has to come back between statements, each statement carries the
+//! fence itself — this attempt still holds the run, and when it keeps a cursor its install
+//! still exists — and the statement that ends the run comes last and says whether it held.
+//! The transaction holds SQLite's write lock from its start, so every statement of a
+//! script finds the same answer: the commit writes all of its run or none of it.
 
 use std::collections::{BTreeMap, HashMap};
 
 use sqlx::postgres::{PgPool, Postgres};
-use sqlx::sqlite::{Sqlite, SqlitePool};
-use sqlx::{Database, Encode, Type};
 
-use super::logs::{notify_on_postgres, write_on_postgres, write_on_sqlite};
-use super::native::NativePool;
+use super::logs::{notify_on_postgres, push_lines_on_sqlite, write_on_postgres};
+use super::native::{NativePool, Script};
 use super::{NewRun, Run, RunFinish, Store, StoreError, new_id, now_ms, push_rows};
 use crate::runtime::{EmittedRecord, LogLine};
 
@@ -44,11 +50,32 @@ const UPSERT_RECORDS: &str = " ON CONFLICT (company_id, install_id, stream, reco
      data = excluded.data, run_id = excluded.run_id, updated_at = excluded.updated_at";
 
 /// The rest of SQLite's upsert after the emitted rows: the values every record of the run
-/// shares are bound once, after the rows' own (anonymous placeholders count from the left).
-/// `WHERE true` tells SQLite's parser the `ON` that follows starts the upsert, not a join.
+/// shares are bound once, after the rows' own (anonymous placeholders count from the left),
+/// then the fence. A `WHERE` is also what tells SQLite's parser that the `ON` after it
+/// starts the upsert, not a join.
 const SQLITE_UPSERT_RECORDS: &str = ") INSERT INTO records \
      (company_id, install_id, stream, record_key, data, run_id, updated_at) \
-     SELECT ?, ?, stream, record_key, data, ?, ? FROM emitted WHERE true";
+     SELECT ?, ?, stream, record_key, data, ?, ? FROM emitted WHERE ";
+
+const SQLITE_KEEP_STATE: &str =
+    "UPDATE installs SET state = ? WHERE company_id = ? AND id = ? AND ";
+
+const SQLITE_QUEUE_RETRY: &str = "INSERT INTO runs (id, company_id, install_id, plugin, triggered_by, status, \
+     created_at, due_at, attempt, max_attempts, retry_of, event_kind, event_json) \
+     SELECT ?, company_id, install_id, plugin, ?, 'queued', ?, ?, ?, ?, id, event_kind, event_json \
+     FROM runs WHERE company_id = ? AND id = ? AND ";
+
+const SQLITE_MARK_FINISHED: &str = "UPDATE runs SET status = ?, finished_at = ?, records_written = ?, \
+     http_requests = ?, peak_memory_bytes = ?, log_lines = ?, dropped_log_lines = ?, error = ?, \
+     note = ?, start_delay_ms = ?, lease_expires_at = NULL WHERE company_id = ? AND id = ? AND ";
+
+/// True while this attempt holds the run: still running, claimed by this host, same attempt.
+const SQLITE_HELD: &str = "EXISTS (SELECT 1 FROM runs WHERE company_id = ? AND id = ? \
+     AND status = 'running' AND claimed_by = ? AND attempt = ?)";
+
+/// True while the run's install exists.
+const SQLITE_INSTALL_EXISTS: &str =
+    " AND EXISTS (SELECT 1 FROM installs WHERE company_id = ? AND id = ?)";
 
 const POSTGRES_UPSERT_RECORDS: &str = "INSERT INTO records \
      (company_id, install_id, stream, record_key, data, run_id, updated_at) \
@@ -73,23 +100,28 @@ impl Store {
             log: end.log,
             now: now_ms(),
         };
-        let held = {
-            let _writer = self.writer().await;
-            match &self.native {
-                NativePool::Sqlite(pool) => commit.on_sqlite(pool).await?,
-                NativePool::Postgres(pool) => commit.on_postgres(pool).await?,
+        match &self.native {
+            NativePool::Sqlite(commits) => {
+                let held = commits.write(commit.on_sqlite()?).await? > 0;
+                if !end.log.is_empty() {
+                    self.lines_kept(&run.company_id);
+                }
+                Ok(held)
             }
-        };
-        if end.log.is_empty() {
-            return Ok(held);
+            NativePool::Postgres(pool) => {
+                let held = commit.on_postgres(pool).await?;
+                if end.log.is_empty() {
+                    return Ok(held);
+                }
+                if held {
+                    self.lines_kept(&run.company_id);
+                } else {
+                    self.append_logs(&run.company_id, &run.install_id, &run.id, end.log)
+                        .await?;
+                }
+                Ok(held)
+            }
         }
-        if held {
-            self.lines_kept(&run.company_id);
-        } else {
-            self.append_logs(&run.company_id, &run.install_id, &run.id, end.log)
-                .await?;
-        }
-        Ok(held)
     }
 }
 
@@ -149,67 +181,100 @@ struct Commit<'a> {
     now: i64,
 }
 
-/// One statement of the commit, before it is bound to a database's transaction.
-type Statement<'q, DB> = sqlx::query::Query<'q, DB, <DB as Database>::Arguments<'q>>;
+/// One statement of the commit on PostgreSQL, before it is bound to a transaction.
+type Statement<'q> = sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>;
 
 impl Commit<'_> {
-    async fn on_sqlite(&self, pool: &SqlitePool) -> Result<bool, StoreError> {
-        let mut tx = pool.begin().await?;
-        let held = self
-            .mark_finished::<Sqlite>()
-            .execute(&mut *tx)
-            .await?
-            .rows_affected()
-            > 0;
-        let kept = match self.keep_state::<Sqlite>() {
-            Some(state) if held => state.execute(&mut *tx).await?.rows_affected() > 0,
-            _ => held,
-        };
-        if !kept {
-            tx.rollback().await?;
-            return Ok(false);
-        }
-        let mut sql = String::new();
+    /// The commit as one script for SQLite: records, cursor, retry and the run's end,
+    /// each fenced on the claim, the end last and returning a row when the run was held;
+    /// then the log lines, unfenced.
+    fn on_sqlite(&self) -> Result<Script, StoreError> {
+        let mut script = Script::default();
         for chunk in self.records.chunks(SQLITE_RECORDS_PER_INSERT) {
-            sql.clear();
-            sql.push_str("WITH emitted (stream, record_key, data) AS (VALUES ");
-            push_rows(&mut sql, chunk.len(), 3);
-            sql.push_str(SQLITE_UPSERT_RECORDS);
-            sql.push_str(UPSERT_RECORDS);
-            let mut query = sqlx::query::<Sqlite>(&sql);
+            script.push("WITH emitted (stream, record_key, data) AS (VALUES ");
+            push_rows(script.sql(), chunk.len(), 3);
             for record in chunk {
-                query = query
-                    .bind(record.stream.as_str())
-                    .bind(record.key.as_str())
-                    .bind(record.json.as_str());
+                script.bind(record.stream.clone())?;
+                script.bind(record.key.clone())?;
+                script.bind(record.json.clone())?;
             }
-            query
-                .bind(self.run.company_id.as_str())
-                .bind(self.run.install_id.as_str())
-                .bind(self.run.id.as_str())
-                .bind(self.now)
-                .execute(&mut *tx)
-                .await?;
+            script.push(SQLITE_UPSERT_RECORDS);
+            script.bind(self.run.company_id.clone())?;
+            script.bind(self.run.install_id.clone())?;
+            script.bind(self.run.id.clone())?;
+            script.bind(self.now)?;
+            self.fence(&mut script)?;
+            script.push(UPSERT_RECORDS);
+            script.push("; ");
         }
-        if let Some(retry) = self.queue_retry::<Sqlite>() {
-            retry.execute(&mut *tx).await?;
+        if let Some(state) = &self.state {
+            script.push(SQLITE_KEEP_STATE);
+            script.bind(state.clone())?;
+            script.bind(self.run.company_id.clone())?;
+            script.bind(self.run.install_id.clone())?;
+            self.fence(&mut script)?;
+            script.push("; ");
         }
+        if let Some((retry, id)) = &self.retry {
+            script.push(SQLITE_QUEUE_RETRY);
+            script.bind(id.clone())?;
+            script.bind(retry.trigger.as_str())?;
+            script.bind(self.now)?;
+            script.bind(retry.due_at)?;
+            script.bind(retry.attempt)?;
+            script.bind(retry.max_attempts)?;
+            script.bind(self.run.company_id.clone())?;
+            script.bind(self.run.id.clone())?;
+            self.fence(&mut script)?;
+            script.push("; ");
+        }
+        let finish = self.finish;
+        script.push(SQLITE_MARK_FINISHED);
+        script.bind(finish.status)?;
+        script.bind(finish.finished_at)?;
+        script.bind(i64::try_from(self.records.len()).unwrap_or(i64::MAX))?;
+        script.bind(finish.http_requests)?;
+        script.bind(finish.peak_memory_bytes)?;
+        script.bind(finish.log_lines)?;
+        script.bind(finish.dropped_log_lines)?;
+        script.bind(finish.error.clone())?;
+        script.bind(finish.note.clone())?;
+        script.bind(finish.start_delay_ms)?;
+        script.bind(self.run.company_id.clone())?;
+        script.bind(self.run.id.clone())?;
+        self.fence(&mut script)?;
+        script.push(" RETURNING id; ");
         if !self.log.is_empty() {
-            write_on_sqlite(&mut tx, self.run_ids(), self.log).await?;
+            push_lines_on_sqlite(&mut script, self.run_ids(), self.log)?;
         }
-        tx.commit().await?;
-        Ok(true)
+        Ok(script)
+    }
+
+    /// Ends a statement of the SQLite script with the fence: this attempt holds the run
+    /// and, when the run keeps a cursor, its install exists.
+    fn fence(&self, script: &mut Script) -> Result<(), StoreError> {
+        script.push(SQLITE_HELD);
+        script.bind(self.run.company_id.clone())?;
+        script.bind(self.run.id.clone())?;
+        script.bind(self.run.claimed_by.clone())?;
+        script.bind(self.run.attempt)?;
+        if self.state.is_some() {
+            script.push(SQLITE_INSTALL_EXISTS);
+            script.bind(self.run.company_id.clone())?;
+            script.bind(self.run.install_id.clone())?;
+        }
+        Ok(())
     }
 
     async fn on_postgres(&self, pool: &PgPool) -> Result<bool, StoreError> {
         let mut tx = pool.begin().await?;
         let held = self
-            .mark_finished::<Postgres>()
+            .mark_finished()
             .execute(&mut *tx)
             .await?
             .rows_affected()
             > 0;
-        let kept = match self.keep_state::<Postgres>() {
+        let kept = match self.keep_state() {
             Some(state) if held => state.execute(&mut *tx).await?.rows_affected() > 0,
             _ => held,
         };
@@ -233,7 +298,7 @@ impl Commit<'_> {
                 .execute(&mut *tx)
                 .await?;
         }
-        if let Some(retry) = self.queue_retry::<Postgres>() {
+        if let Some(retry) = self.queue_retry() {
             retry.execute(&mut *tx).await?;
         }
         if !self.log.is_empty() {
@@ -259,17 +324,10 @@ impl Commit<'_> {
         ]
     }
 
-    /// Ends the run, if this attempt still holds it.
-    fn mark_finished<'q, DB>(&'q self) -> Statement<'q, DB>
-    where
-        DB: Database,
-        &'q str: Encode<'q, DB> + Type<DB>,
-        Option<&'q str>: Encode<'q, DB> + Type<DB>,
-        i64: Encode<'q, DB> + Type<DB>,
-        Option<i64>: Encode<'q, DB> + Type<DB>,
-    {
+    /// Ends the run on PostgreSQL, if this attempt still holds it.
+    fn mark_finished(&self) -> Statement<'_> {
         let finish = self.finish;
-        sqlx::query::<DB>(MARK_FINISHED)
+        sqlx::query::<Postgres>(MARK_FINISHED)
             .bind(finish.status)
             .bind(finish.finished_at)
             .bind(i64::try_from(self.records.len()).unwrap_or(i64::MAX))
@@ -286,31 +344,23 @@ impl Commit<'_> {
             .bind(self.run.attempt)
     }
 
-    /// Keeps the run's cursor, when it leaves one; affects no row when the install is gone.
-    fn keep_state<'q, DB>(&'q self) -> Option<Statement<'q, DB>>
-    where
-        DB: Database,
-        &'q str: Encode<'q, DB> + Type<DB>,
-    {
+    /// Keeps the run's cursor on PostgreSQL, when it leaves one; affects no row when the
+    /// install is gone.
+    fn keep_state(&self) -> Option<Statement<'_>> {
         let state = self.state.as_deref()?;
         Some(
-            sqlx::query::<DB>(KEEP_STATE)
+            sqlx::query::<Postgres>(KEEP_STATE)
                 .bind(state)
                 .bind(self.run.company_id.as_str())
                 .bind(self.run.install_id.as_str()),
         )
     }
 
-    /// Queues the next attempt, when the run asks for one.
-    fn queue_retry<'q, DB>(&'q self) -> Option<Statement<'q, DB>>
-    where
-        DB: Database,
-        &'q str: Encode<'q, DB> + Type<DB>,
-        i64: Encode<'q, DB> + Type<DB>,
-    {
+    /// Queues the next attempt on PostgreSQL, when the run asks for one.
+    fn queue_retry(&self) -> Option<Statement<'_>> {
         let (retry, id) = self.retry.as_ref()?;
         Some(
-            sqlx::query::<DB>(QUEUE_RETRY)
+            sqlx::query::<Postgres>(QUEUE_RETRY)
                 .bind(id.as_str())
                 .bind(retry.trigger.as_str())
                 .bind(self.now)

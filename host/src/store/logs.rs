@@ -8,9 +8,8 @@ use std::sync::Arc;
 use serde::Serialize;
 use sqlx::Row as _;
 use sqlx::postgres::{PgConnection, Postgres};
-use sqlx::sqlite::{Sqlite, SqliteConnection};
 
-use super::native::NativePool;
+use super::native::{NativePool, Script};
 use super::{Arg, Conditions, Store, StoreError, contains_pattern, page_size, push_rows, rfc3339};
 use crate::runtime::{Level, LogLine};
 
@@ -230,35 +229,31 @@ impl<'a> LineRow<'a> {
     }
 }
 
-/// Writes `lines` of one run (`[company, install, run]`) in multi-row INSERTs, inside the
-/// caller's transaction on `conn`.
-pub(super) async fn write_on_sqlite(
-    conn: &mut SqliteConnection,
+/// Adds to `script` the multi-row INSERTs of `lines` of one run (`[company, install, run]`),
+/// in their order.
+pub(super) fn push_lines_on_sqlite(
+    script: &mut Script,
     [company, install, run]: [&str; 3],
     lines: &[LogLine],
 ) -> Result<(), StoreError> {
-    let rows: Vec<LineRow<'_>> = lines.iter().map(LineRow::of).collect();
-    let mut sql = String::new();
-    for chunk in rows.chunks(SQLITE_LINES_PER_INSERT) {
-        sql.clear();
-        sql.push_str(
+    for chunk in lines.chunks(SQLITE_LINES_PER_INSERT) {
+        script.push(
             "INSERT INTO logs (company_id, install_id, run_id, logged_at, level, level_rank, source, message, fields) VALUES ",
         );
-        push_rows(&mut sql, chunk.len(), 9);
-        let mut query = sqlx::query::<Sqlite>(&sql);
-        for row in chunk {
-            query = query
-                .bind(company)
-                .bind(install)
-                .bind(run)
-                .bind(row.logged_at)
-                .bind(row.level)
-                .bind(row.level_rank)
-                .bind(row.source)
-                .bind(row.message)
-                .bind(row.fields.as_str());
+        push_rows(script.sql(), chunk.len(), 9);
+        script.push("; ");
+        for line in chunk {
+            let row = LineRow::of(line);
+            script.bind(company.to_owned())?;
+            script.bind(install.to_owned())?;
+            script.bind(run.to_owned())?;
+            script.bind(row.logged_at)?;
+            script.bind(row.level)?;
+            script.bind(row.level_rank)?;
+            script.bind(row.source)?;
+            script.bind(row.message.to_owned())?;
+            script.bind(row.fields)?;
         }
-        query.execute(&mut *conn).await?;
     }
     Ok(())
 }
@@ -316,7 +311,8 @@ pub(super) async fn notify_on_postgres<'c>(
 }
 
 impl Store {
-    /// Keeps a batch of a run's log lines, in one transaction, in the order given.
+    /// Keeps a batch of a run's log lines, in one transaction, in the order given (on
+    /// SQLite, a transaction it may share with other runs' writes).
     pub async fn append_logs(
         &self,
         company: &str,
@@ -325,26 +321,23 @@ impl Store {
         lines: &[LogLine],
     ) -> Result<(), StoreError> {
         let ids = [company, install, run];
-        {
-            let _writer = self.writer().await;
-            match &self.native {
-                NativePool::Sqlite(pool) => {
-                    let mut tx = pool.begin().await?;
-                    write_on_sqlite(&mut tx, ids, lines).await?;
-                    tx.commit().await?;
-                }
-                NativePool::Postgres(pool) => {
-                    let mut tx = pool.begin().await?;
-                    // A log batch does not wait for its commit to reach the disk: a crash
-                    // of PostgreSQL may lose the last moments of lines, never a run's
-                    // records, and the batch is not held up by a flush per batch.
-                    sqlx::query("SET LOCAL synchronous_commit TO OFF")
-                        .execute(&mut *tx)
-                        .await?;
-                    write_on_postgres(&mut tx, ids, lines).await?;
-                    notify_on_postgres(&mut *tx, company).await?;
-                    tx.commit().await?;
-                }
+        match &self.native {
+            NativePool::Sqlite(commits) => {
+                let mut script = Script::default();
+                push_lines_on_sqlite(&mut script, ids, lines)?;
+                commits.write(script).await?;
+            }
+            NativePool::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                // A log batch does not wait for its commit to reach the disk: a crash
+                // of PostgreSQL may lose the last moments of lines, never a run's
+                // records, and the batch is not held up by a flush per batch.
+                sqlx::query("SET LOCAL synchronous_commit TO OFF")
+                    .execute(&mut *tx)
+                    .await?;
+                write_on_postgres(&mut tx, ids, lines).await?;
+                notify_on_postgres(&mut *tx, company).await?;
+                tx.commit().await?;
             }
         }
         self.lines_kept(company);

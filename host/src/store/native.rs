@@ -1,16 +1,21 @@
 //! Each database through its own driver, beside the `Any` pool that every other statement
 //! uses. A run's commit and its log lines are nearly all the store ever writes, and there
 //! what each database does best is out of `Any`'s reach: PostgreSQL takes a column of
-//! values as one array parameter, and SQLite's driver binds straight from borrowed text.
+//! values as one array parameter, and SQLite's driver runs several statements in one call
+//! to its connection's thread.
 
 use std::str::FromStr as _;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+    Sqlite, SqliteArguments, SqliteConnectOptions, SqliteConnection, SqliteJournalMode,
+    SqlitePoolOptions, SqliteSynchronous,
 };
+use sqlx::{Arguments as _, Encode, Type};
 
+use super::group_commit::GroupCommit;
 use super::{Backend, StoreError};
 
 /// Connections of PostgreSQL's native pool: commits and log batches are short, and every
@@ -20,32 +25,40 @@ const POSTGRES_CONNECTIONS: u32 = 8;
 /// The database's own pool.
 #[derive(Debug, Clone)]
 pub(super) enum NativePool {
-    /// SQLite: one connection, because every write holds the store's one writer slot.
-    Sqlite(SqlitePool),
+    /// SQLite: one connection, on which one task writes every run's commit and log batch,
+    /// grouped.
+    Sqlite(GroupCommit),
     /// PostgreSQL.
     Postgres(PgPool),
 }
 
 impl NativePool {
-    /// Connects to the database at `url`, already migrated through the `Any` pool.
-    pub(super) async fn connect(url: &str, backend: Backend) -> Result<Self, StoreError> {
+    /// Connects to the database at `url`, already migrated through the `Any` pool; on
+    /// SQLite its writes hold `writer`, the store's one writer slot.
+    pub(super) async fn connect(
+        url: &str,
+        backend: Backend,
+        writer: &Arc<tokio::sync::Mutex<()>>,
+    ) -> Result<Self, StoreError> {
         Ok(match backend {
             Backend::Sqlite => {
                 // The same settings as the `Any` pool's connections: WAL so readers run
                 // beside the writer, and a busy timeout so a second writer waits.
+                // `synchronous = NORMAL` in WAL: a commit is in the log file when it
+                // returns, so a killed process loses none; only the operating system
+                // crashing before the next checkpoint's flush could lose the last ones.
                 let options = SqliteConnectOptions::from_str(url)?
                     .journal_mode(SqliteJournalMode::Wal)
                     .synchronous(SqliteSynchronous::Normal)
                     .busy_timeout(Duration::from_secs(10))
                     .foreign_keys(true);
-                Self::Sqlite(
-                    SqlitePoolOptions::new()
-                        .max_connections(1)
-                        // A connection to a file does not drop: no test on each acquire.
-                        .test_before_acquire(false)
-                        .connect_with(options)
-                        .await?,
-                )
+                let pool = SqlitePoolOptions::new()
+                    .max_connections(1)
+                    // A connection to a file does not drop: no test on each acquire.
+                    .test_before_acquire(false)
+                    .connect_with(options)
+                    .await?;
+                Self::Sqlite(GroupCommit::start(pool, writer.clone()))
             }
             Backend::Postgres => Self::Postgres(
                 PgPoolOptions::new()
@@ -59,8 +72,59 @@ impl NativePool {
     /// Closes every connection.
     pub(super) async fn close(&self) {
         match self {
-            Self::Sqlite(pool) => pool.close().await,
+            Self::Sqlite(commits) => commits.close().await,
             Self::Postgres(pool) => pool.close().await,
         }
+    }
+}
+
+/// Statements for SQLite's driver to run in one call to its connection's thread, their
+/// values bound in order: each `?` takes the next value, across statements. Every call is
+/// a round trip between threads, which cost a busy host more than SQLite's own work (the
+/// queue benchmark's profile: half of the host's time in thread switches), so a run's
+/// commit is one script rather than one call per statement.
+#[derive(Debug, Default)]
+pub(super) struct Script {
+    sql: String,
+    args: SqliteArguments<'static>,
+}
+
+impl Script {
+    /// Appends SQL text; statements end with `;`.
+    pub(super) fn push(&mut self, sql: &str) {
+        self.sql.push_str(sql);
+    }
+
+    /// The SQL so far, to append to.
+    pub(super) fn sql(&mut self) -> &mut String {
+        &mut self.sql
+    }
+
+    /// Binds the next `?`.
+    pub(super) fn bind<T>(&mut self, value: T) -> Result<(), StoreError>
+    where
+        T: Encode<'static, Sqlite> + Type<Sqlite> + 'static,
+    {
+        self.args
+            .add(value)
+            .map_err(|error| StoreError::Database(sqlx::Error::Encode(error)))
+    }
+
+    /// Runs the statements on `conn`, inside the caller's transaction; how many rows they
+    /// returned. `keep` keeps the values bound, to run the script again.
+    pub(super) async fn run(
+        &mut self,
+        conn: &mut SqliteConnection,
+        keep: bool,
+    ) -> Result<usize, StoreError> {
+        let args = if keep {
+            self.args.clone()
+        } else {
+            std::mem::take(&mut self.args)
+        };
+        let rows = sqlx::query_with::<Sqlite, _>(&self.sql, args)
+            .fetch_all(conn)
+            .await?;
+        Ok(rows.len())
     }
 }
