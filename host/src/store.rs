@@ -62,6 +62,9 @@ pub enum StoreError {
     /// The database failed; its text is for the server log, never for a client.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// The database URL names a database Sluice does not run on.
+    #[error("unsupported database URL scheme `{0}`: use sqlite://PATH or postgres://…")]
+    UnsupportedUrl(String),
     /// Migrating the schema failed.
     #[error("cannot migrate the database: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
@@ -111,13 +114,9 @@ impl Store {
         } else if url.starts_with("sqlite:") {
             Backend::Sqlite
         } else {
-            return Err(StoreError::Database(sqlx::Error::Configuration(
-                format!(
-                    "unsupported database URL scheme in `{}`: use sqlite://PATH or postgres://…",
-                    url.split(':').next().unwrap_or_default()
-                )
-                .into(),
-            )));
+            return Err(StoreError::UnsupportedUrl(
+                url.split(':').next().unwrap_or_default().to_owned(),
+            ));
         };
         // An SQLite file that does not exist yet is created, whatever the URL's spelling.
         let url = match backend {

@@ -421,3 +421,46 @@ async fn serve_takes_its_database_master_key_and_log_level_from_the_environment(
         "and keeps the warnings: {text}"
     );
 }
+
+#[tokio::test]
+async fn serve_refuses_a_bad_setting_in_the_environment_and_names_it_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (variable, value, said) in [
+        (
+            "SLUICE_SESSION_IDLE",
+            "soon",
+            "error: invalid value 'soon' for '--session-idle <SESSION_IDLE>'",
+        ),
+        (
+            "SLUICE_ALLOW_PRIVATE",
+            "the-moon",
+            "`the-moon` is not a private destination: a host needs its port",
+        ),
+        (
+            "SLUICE_LISTEN",
+            "nowhere",
+            "error: invalid value 'nowhere' for '--listen <LISTEN>'",
+        ),
+        (
+            "SLUICE_DATABASE_URL",
+            "mysql://sluice:hunter2@db.internal/sluice",
+            "error: cannot open the database (db.internal/sluice): unsupported database URL scheme `mysql`: use sqlite://PATH or postgres://…",
+        ),
+    ] {
+        let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
+            .arg("serve")
+            .env("SLUICE_DATA_DIR", dir.path().join("data"))
+            .env("SLUICE_MARKETPLACE", dir.path().join("marketplace"))
+            .env(variable, value)
+            .output()
+            .await
+            .expect("run sluice serve");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_ne!(output.status.code(), Some(0), "{variable}: {stderr}");
+        assert_eq!(stderr.matches(said).count(), 1, "{variable}: {stderr}");
+        assert!(
+            !stderr.contains("hunter2"),
+            "no password in the error: {stderr}"
+        );
+    }
+}
