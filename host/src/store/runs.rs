@@ -119,7 +119,8 @@ pub struct Run {
     pub retry_of: Option<String>,
     /// The event it handles, when it handles one (`<service>.<type>`).
     pub event_kind: Option<String>,
-    /// Records it wrote.
+    /// Records it emitted and kept, one per stream and key; those emitted unchanged
+    /// count too, though the store did not write them again.
     pub records_written: i64,
     /// Outbound HTTP requests it made.
     pub http_requests: i64,

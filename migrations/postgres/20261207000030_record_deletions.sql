@@ -1,0 +1,4 @@
+-- Records whose item the service no longer has: a successful run of a stream it lists
+-- whole did not emit them. NULL while the item exists; the record stays, so a reader sees
+-- the deletion instead of an item that silently disappears.
+ALTER TABLE records ADD COLUMN deleted_at BIGINT;
