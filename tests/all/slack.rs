@@ -5,6 +5,7 @@ use std::path::Path;
 
 use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
+use sluice::store::{RunCall, RunTrigger};
 use sluice_tests::fakes::slack::FakeSlack;
 use sluice_tests::guests;
 
@@ -181,6 +182,9 @@ async fn users_of(h: &Harness, install: &str, stream: &str, deleted: Option<bool
     page["items"].as_array().expect("items").clone()
 }
 
+/// The bar of deletions: a user removed from Slack is reported deleted by the next sync,
+/// while the users that did not change are not written again, and an event run that
+/// emits nothing marks nothing deleted.
 #[tokio::test]
 async fn a_user_removed_from_slack_is_reported_deleted_by_the_next_run() {
     async fn test(h: &Harness) {
@@ -257,6 +261,38 @@ async fn a_user_removed_from_slack_is_reported_deleted_by_the_next_run() {
             users_of(h, &install, "users", None).await.len(),
             users,
             "{label}: by default the list shows deleted records too"
+        );
+
+        // An event run emits only what its event is about, never a whole stream: it marks
+        // nothing deleted.
+        let found = h.store.install(company, &install).await.expect("install");
+        let message = json!({ "channel": "C00000001", "text": "Hello" });
+        let event = h
+            .state
+            .runs
+            .enqueue(
+                company,
+                &found.expect("the install"),
+                RunTrigger::Webhook,
+                RunCall::Event {
+                    kind: "slack.post_message".into(),
+                    json: message.to_string(),
+                },
+            )
+            .await
+            .expect("queue an event run");
+        let event = h.finished_run(company, &h.acme.token, &event.id).await;
+        assert_eq!(event["status"], "succeeded", "{label}: {event}");
+        assert_eq!(fake.posted(), [message], "{label}");
+        assert_eq!(
+            users_of(h, &install, "users", Some(true)).await.len(),
+            1,
+            "{label}"
+        );
+        assert_eq!(
+            users_of(h, &install, "channels", Some(true)).await,
+            Vec::<Value>::new(),
+            "{label}"
         );
     }
     on_every_database!(test);
