@@ -221,6 +221,7 @@ async fn a_user_removed_from_slack_is_reported_deleted_by_the_next_run() {
 
         let first = h.run_of_acme(&install).await;
         assert_eq!(first["status"], "succeeded", "{label}: {first}");
+        assert_eq!(first["records_deleted"], 0, "{label}: {first}");
         let users = fake.counts().0;
         let before = users_of(h, &install, "users", None).await;
         assert_eq!(before.len(), users, "{label}");
@@ -229,6 +230,7 @@ async fn a_user_removed_from_slack_is_reported_deleted_by_the_next_run() {
         assert!(fake.remove_user("U00000007"));
         let second = h.run_of_acme(&install).await;
         assert_eq!(second["status"], "succeeded", "{label}: {second}");
+        assert_eq!(second["records_deleted"], 1, "{label}: {second}");
         let deleted = users_of(h, &install, "users", Some(true)).await;
         assert_eq!(deleted.len(), 1, "{label}: {deleted:?}");
         assert_eq!(deleted[0]["key"], "U00000007", "{label}");
@@ -283,6 +285,7 @@ async fn a_user_removed_from_slack_is_reported_deleted_by_the_next_run() {
             .expect("queue an event run");
         let event = h.finished_run(company, &h.acme.token, &event.id).await;
         assert_eq!(event["status"], "succeeded", "{label}: {event}");
+        assert_eq!(event["records_deleted"], 0, "{label}: {event}");
         assert_eq!(fake.posted(), [message], "{label}");
         assert_eq!(
             users_of(h, &install, "users", Some(true)).await.len(),

@@ -726,6 +726,20 @@ async fn a_full_refresh_stream_marks_deleted_what_a_successful_run_no_longer_emi
             "{label}: an unchanged record is not written again"
         );
         assert_eq!(after["core"].deleted_at, None, "{label}");
+        let figures = |id: String| {
+            let store = store.clone();
+            let company = company.clone();
+            async move {
+                let run = store
+                    .run(&company, &id)
+                    .await
+                    .expect("run")
+                    .expect("exists");
+                (run.records_written, run.records_deleted)
+            }
+        };
+        assert_eq!(figures(first.clone()).await, (4, 0), "{label}");
+        assert_eq!(figures(second.clone()).await, (2, 1), "{label}");
         let deleted = kept_by_key(&store, &company, &install, Some(true)).await;
         assert_eq!(deleted.keys().collect::<Vec<_>>(), ["linus"], "{label}");
         let present = kept_by_key(&store, &company, &install, Some(false)).await;
@@ -738,7 +752,7 @@ async fn a_full_refresh_stream_marks_deleted_what_a_successful_run_no_longer_emi
         // A run that ended rate-limited or failed stopped part of the way: it marks
         // nothing deleted, though the rate-limited one keeps what it emitted.
         for status in ["rate_limited", "failed"] {
-            commit_users(
+            let run = commit_users(
                 &store,
                 &company,
                 &install,
@@ -751,6 +765,7 @@ async fn a_full_refresh_stream_marks_deleted_what_a_successful_run_no_longer_emi
             .await;
             let now = kept_by_key(&store, &company, &install, None).await;
             assert_eq!(now["grace"].deleted_at, None, "{label}: {status}");
+            assert_eq!(figures(run).await, (1, 0), "{label}: {status}");
         }
 
         // Linus is back: present again, written by the run that saw him.
@@ -769,6 +784,7 @@ async fn a_full_refresh_stream_marks_deleted_what_a_successful_run_no_longer_emi
         let last = kept_by_key(&store, &company, &install, None).await;
         assert_eq!(last["linus"].deleted_at, None, "{label}");
         assert_eq!(last["linus"].run_id, fourth, "{label}");
+        assert_eq!(figures(fourth).await, (3, 0), "{label}");
         assert!(last.values().all(|r| r.deleted_at.is_none()), "{label}");
         store.close().await;
         database.drop_schema().await;

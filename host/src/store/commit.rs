@@ -92,6 +92,15 @@ const SQLITE_HELD: &str = "EXISTS (SELECT 1 FROM runs WHERE company_id = ? AND i
 const SQLITE_INSTALL_EXISTS: &str =
     " AND EXISTS (SELECT 1 FROM installs WHERE company_id = ? AND id = ?)";
 
+/// Counts, in the run's figures, the records it marked deleted: those of its
+/// full-refresh streams (a JSON array of them) that now carry its id and a deletion.
+const SQLITE_COUNT_DELETED: &str = "UPDATE runs SET records_deleted = (SELECT count(*) FROM records \
+     WHERE company_id = ? AND install_id = ? AND stream IN (SELECT value FROM json_each(?)) \
+     AND run_id = ? AND deleted_at IS NOT NULL) WHERE company_id = ? AND id = ? AND ";
+
+const POSTGRES_COUNT_DELETED: &str =
+    "UPDATE runs SET records_deleted = $1 WHERE company_id = $2 AND id = $3";
+
 /// Marks deleted the records of a full-refresh stream whose keys the run did not emit
 /// (a text array of them).
 const POSTGRES_MARK_DELETED: &str = "UPDATE records SET deleted_at = $1, updated_at = $1, run_id = $2 \
@@ -255,6 +264,19 @@ impl Commit<'_> {
             self.fence(&mut script)?;
             script.push("; ");
         }
+        if !self.full_refresh.is_empty() {
+            // Before the run's end, which the fence needs still running.
+            script.push(SQLITE_COUNT_DELETED);
+            script.bind(self.run.company_id.clone())?;
+            script.bind(self.run.install_id.clone())?;
+            script
+                .bind(serde_json::to_string(self.full_refresh).unwrap_or_else(|_| "[]".into()))?;
+            script.bind(self.run.id.clone())?;
+            script.bind(self.run.company_id.clone())?;
+            script.bind(self.run.id.clone())?;
+            self.fence(&mut script)?;
+            script.push("; ");
+        }
         if let Some(state) = &self.state {
             script.push(SQLITE_KEEP_STATE);
             script.bind(state.clone())?;
@@ -346,14 +368,24 @@ impl Commit<'_> {
                 .execute(&mut *tx)
                 .await?;
         }
+        let mut deleted = 0u64;
         for stream in self.full_refresh {
-            sqlx::query::<Postgres>(POSTGRES_MARK_DELETED)
+            deleted += sqlx::query::<Postgres>(POSTGRES_MARK_DELETED)
                 .bind(self.now)
                 .bind(self.run.id.as_str())
                 .bind(self.run.company_id.as_str())
                 .bind(self.run.install_id.as_str())
                 .bind(stream.as_str())
                 .bind(self.keys_of(stream))
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        }
+        if !self.full_refresh.is_empty() {
+            sqlx::query::<Postgres>(POSTGRES_COUNT_DELETED)
+                .bind(i64::try_from(deleted).unwrap_or(i64::MAX))
+                .bind(self.run.company_id.as_str())
+                .bind(self.run.id.as_str())
                 .execute(&mut *tx)
                 .await?;
         }
