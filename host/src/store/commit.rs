@@ -102,10 +102,13 @@ const POSTGRES_COUNT_DELETED: &str =
     "UPDATE runs SET records_deleted = $1 WHERE company_id = $2 AND id = $3";
 
 /// Marks deleted the records of a full-refresh stream whose keys the run did not emit
-/// (a text array of them).
+/// (a text array of them). An anti-join rather than `NOT (record_key = ANY($6))`: once
+/// PostgreSQL caches a generic plan, `ANY` over an array parameter is no longer hashed
+/// and compares every record with every key (100,000 of each: 89 s against 0.07 s).
 const POSTGRES_MARK_DELETED: &str = "UPDATE records SET deleted_at = $1, updated_at = $1, run_id = $2 \
      WHERE company_id = $3 AND install_id = $4 AND stream = $5 AND deleted_at IS NULL \
-     AND NOT (record_key = ANY($6::text[]))";
+     AND NOT EXISTS (SELECT 1 FROM UNNEST($6::text[]) AS emitted (record_key) \
+     WHERE emitted.record_key = records.record_key)";
 
 const POSTGRES_UPSERT_RECORDS: &str = "INSERT INTO records \
      (company_id, install_id, stream, record_key, data, run_id, updated_at) \
