@@ -102,6 +102,10 @@ pub struct Stream {
     /// What the stream holds.
     #[serde(default)]
     pub description: String,
+    /// Every successful run emits the whole stream: an item a successful run does not
+    /// emit was deleted at the service, and its record is marked deleted.
+    #[serde(default)]
+    pub full_refresh: bool,
 }
 
 fn empty_object_schema() -> Value {
@@ -115,6 +119,15 @@ impl Manifest {
             toml::from_str(text).map_err(|e| ManifestError::Parse(e.to_string()))?;
         manifest.validate()?;
         Ok(manifest)
+    }
+
+    /// The streams every successful run emits whole.
+    pub fn full_refresh_streams(&self) -> Vec<String> {
+        self.streams
+            .iter()
+            .filter(|stream| stream.full_refresh)
+            .map(|stream| stream.name.clone())
+            .collect()
     }
 
     /// Reads, parses and checks a manifest file.

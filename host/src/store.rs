@@ -267,6 +267,11 @@ impl Conditions {
         self.clauses.push(clause.replace('?', &placeholder));
     }
 
+    /// Adds `clause`, which takes no argument.
+    fn push_sql(&mut self, clause: &str) {
+        self.clauses.push(clause.to_owned());
+    }
+
     /// The placeholder the next argument will get.
     fn next_placeholder(&self) -> String {
         format!("${}", self.args.len() + 1)

@@ -161,14 +161,27 @@ impl Worker {
                 .await
                 .map(|prepared| (install, call, prepared)),
         };
-        let (mut finish, records, state, identities, next) = match prepared {
+        let (mut finish, records, full_refresh, state, identities, next) = match prepared {
             Err(error) => {
                 sink.host(Level::Error, format!("the run could not start: {error}"));
-                (failed(error), Vec::new(), None, Vec::new(), None)
+                (
+                    failed(error),
+                    Vec::new(),
+                    Vec::new(),
+                    None,
+                    Vec::new(),
+                    None,
+                )
             }
             Ok((install, call, prepared)) => {
                 let redactor = prepared.secrets.redactor();
                 let (plugin, context) = prepared.into_run(&install, sink.clone());
+                // A sync lists the manifest's full-refresh streams whole; an event run
+                // emits only what its event is about.
+                let full_refresh = match &call {
+                    RunCall::Sync => plugin.manifest().full_refresh_streams(),
+                    RunCall::Event { .. } => Vec::new(),
+                };
                 let start_delay = (now_ms() - run.due_at).max(0);
                 let outcome = self
                     .runtime
@@ -209,12 +222,13 @@ impl Worker {
                     (
                         finish,
                         outcome.records,
+                        full_refresh,
                         Some(outcome.state),
                         identities,
                         next,
                     )
                 } else {
-                    (finish, Vec::new(), None, Vec::new(), next)
+                    (finish, Vec::new(), Vec::new(), None, Vec::new(), next)
                 }
             }
         };
@@ -239,6 +253,7 @@ impl Worker {
         let end = RunEnd {
             finish: &finish,
             records: &records,
+            full_refresh: &full_refresh,
             state: state.as_ref(),
             retry: next.as_ref(),
             log: &log,

@@ -555,9 +555,10 @@ async fn a_run_by_hand_commits_records_and_status_and_keeps_its_log() {
         assert_eq!(records["items"][0]["data"], json!({ "n": 1 }));
         assert_eq!(
             records["items"][0]["run_id"],
-            runs[1].as_str(),
-            "the last run wrote it"
+            runs[0].as_str(),
+            "the second run emitted it unchanged, so the first run's write stands"
         );
+        assert_eq!(records["items"][0]["deleted_at"], Value::Null);
 
         let history = h
             .get(&format!("/api/companies/{company}/runs?install={install}"))

@@ -125,6 +125,7 @@ pub fn marketplace(dir: &Path) -> PathBuf {
         (guests::HOSTILE_WASM, guests::HOSTILE_MANIFEST),
         (guests::PEOPLE_WASM, guests::PEOPLE_MANIFEST),
         (guests::SURVEY_WASM, guests::SURVEY_MANIFEST),
+        (guests::SLACK_WASM, guests::SLACK_MANIFEST),
     ] {
         let bytes = std::fs::read(wasm).expect("a built connector");
         let text = std::fs::read_to_string(manifest).expect("its manifest");

@@ -1,12 +1,15 @@
 //! The Slack connector end to end through `sluice plugin run` and `sluice plugin event`,
-//! against a fake Slack.
+//! and through the server's API, against a fake Slack.
 
 use std::path::Path;
 
+use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
+use sluice::store::{RunCall, RunTrigger};
 use sluice_tests::fakes::slack::FakeSlack;
 use sluice_tests::guests;
 
+use crate::harness::{Harness, on_every_database};
 use crate::support::{Run, run_connector, sluice};
 
 const TOKEN: &str = "xoxb-canary-1234-5678-slack";
@@ -163,4 +166,137 @@ async fn a_post_message_event_posts_blocks_with_buttons() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+/// Acme's records of `install` in `stream`, filtered by `deleted` when given: the items.
+async fn users_of(h: &Harness, install: &str, stream: &str, deleted: Option<bool>) -> Vec<Value> {
+    let company = &h.acme.company;
+    let filter = deleted.map_or(String::new(), |deleted| format!("&deleted={deleted}"));
+    let page = h
+        .get(&format!(
+            "/api/companies/{company}/records?install={install}&stream={stream}&limit=500{filter}"
+        ))
+        .await
+        .json();
+    assert_eq!(page["next"], Value::Null, "{}: one page", h.label);
+    page["items"].as_array().expect("items").clone()
+}
+
+/// The bar of deletions: a user removed from Slack is reported deleted by the next sync,
+/// while the users that did not change are not written again, and an event run that
+/// emits nothing marks nothing deleted.
+#[tokio::test]
+async fn a_user_removed_from_slack_is_reported_deleted_by_the_next_run() {
+    async fn test(h: &Harness) {
+        let label = h.label;
+        let fake = FakeSlack::start(TOKEN).await.expect("fake Slack");
+        let company = &h.acme.company;
+        let owner = Some(h.acme.token.as_str());
+        let secret = h
+            .call(
+                Method::PUT,
+                &format!("/api/companies/{company}/secrets/slack-bot"),
+                owner,
+                Some(json!({ "value": TOKEN })),
+            )
+            .await;
+        assert_eq!(secret.status, StatusCode::CREATED, "{}", secret.text());
+        let install = h
+            .call(
+                Method::POST,
+                &format!("/api/companies/{company}/installs"),
+                owner,
+                Some(json!({
+                    "plugin": "slack",
+                    "config": { "api_base_url": fake.url() },
+                    "grants": {
+                        "private_hosts": [format!("127.0.0.1:{}", fake.port())],
+                        "secrets": { "slack_bot_token": "slack-bot" }
+                    }
+                })),
+            )
+            .await;
+        assert_eq!(install.status, StatusCode::CREATED, "{}", install.text());
+        let install = install.json()["id"].as_str().expect("an id").to_owned();
+
+        let first = h.run_of_acme(&install).await;
+        assert_eq!(first["status"], "succeeded", "{label}: {first}");
+        assert_eq!(first["records_deleted"], 0, "{label}: {first}");
+        let users = fake.counts().0;
+        let before = users_of(h, &install, "users", None).await;
+        assert_eq!(before.len(), users, "{label}");
+        assert!(before.iter().all(|u| u["deleted_at"].is_null()), "{label}");
+
+        assert!(fake.remove_user("U00000007"));
+        let second = h.run_of_acme(&install).await;
+        assert_eq!(second["status"], "succeeded", "{label}: {second}");
+        assert_eq!(second["records_deleted"], 1, "{label}: {second}");
+        let deleted = users_of(h, &install, "users", Some(true)).await;
+        assert_eq!(deleted.len(), 1, "{label}: {deleted:?}");
+        assert_eq!(deleted[0]["key"], "U00000007", "{label}");
+        assert_eq!(
+            deleted[0]["data"]["name"], "person7",
+            "{label}: its last data stays"
+        );
+        assert!(
+            deleted[0]["deleted_at"].is_string(),
+            "{label}: {}",
+            deleted[0]
+        );
+        assert_eq!(
+            deleted[0]["run_id"], second["id"],
+            "{label}: the run that saw it gone"
+        );
+
+        let present = users_of(h, &install, "users", Some(false)).await;
+        assert_eq!(present.len(), users - 1, "{label}");
+        assert!(
+            present.iter().all(|u| u["run_id"] == first["id"]),
+            "{label}: unchanged users are not written again"
+        );
+        assert_eq!(
+            users_of(h, &install, "channels", Some(true)).await,
+            Vec::<Value>::new(),
+            "{label}: every channel is still there"
+        );
+        assert_eq!(
+            users_of(h, &install, "users", None).await.len(),
+            users,
+            "{label}: by default the list shows deleted records too"
+        );
+
+        // An event run emits only what its event is about, never a whole stream: it marks
+        // nothing deleted.
+        let found = h.store.install(company, &install).await.expect("install");
+        let message = json!({ "channel": "C00000001", "text": "Hello" });
+        let event = h
+            .state
+            .runs
+            .enqueue(
+                company,
+                &found.expect("the install"),
+                RunTrigger::Webhook,
+                RunCall::Event {
+                    kind: "slack.post_message".into(),
+                    json: message.to_string(),
+                },
+            )
+            .await
+            .expect("queue an event run");
+        let event = h.finished_run(company, &h.acme.token, &event.id).await;
+        assert_eq!(event["status"], "succeeded", "{label}: {event}");
+        assert_eq!(event["records_deleted"], 0, "{label}: {event}");
+        assert_eq!(fake.posted(), [message], "{label}");
+        assert_eq!(
+            users_of(h, &install, "users", Some(true)).await.len(),
+            1,
+            "{label}"
+        );
+        assert_eq!(
+            users_of(h, &install, "channels", Some(true)).await,
+            Vec::<Value>::new(),
+            "{label}"
+        );
+    }
+    on_every_database!(test);
 }

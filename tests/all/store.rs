@@ -41,6 +41,7 @@ fn succeeding<'a>(
     RunEnd {
         finish,
         records,
+        full_refresh: &[],
         state,
         retry: None,
         log: &[],
@@ -202,6 +203,7 @@ async fn a_runs_records_commit_as_the_connector_wrote_them_and_only_while_it_hol
                     RunEnd {
                         finish: &succeeded(),
                         records: &late,
+                        full_refresh: &[],
                         state: Some(&other_state),
                         retry: None,
                         log: &last_words,
@@ -519,6 +521,7 @@ async fn runs_that_commit_together_each_keep_their_own_outcome() {
         let end = |n: usize| RunEnd {
             finish: &finish,
             records: &records[n],
+            full_refresh: &[],
             state: Some(&state),
             retry: None,
             log: &lines[n],
@@ -618,6 +621,171 @@ async fn runs_that_commit_together_each_keep_their_own_outcome() {
             "{label}: a commit that failed leaves its run to be taken back"
         );
         raw.close().await;
+        store.close().await;
+        database.drop_schema().await;
+    }
+}
+
+/// A record of stream `stream`, key `key`, whose data names `name`.
+fn record(stream: &str, key: &str, name: &str) -> EmittedRecord {
+    EmittedRecord {
+        stream: stream.into(),
+        key: key.into(),
+        json: format!("{{\"name\": \"{name}\"}}"),
+    }
+}
+
+/// Claims a run of `install` and commits it as `finish` says, with `records` and
+/// `users` as its one full-refresh stream: the run's id.
+async fn commit_users(
+    store: &Store,
+    company: &str,
+    install: &str,
+    finish: RunFinish,
+    records: &[EmittedRecord],
+) -> String {
+    let run = claimed_run(store, company, install).await.expect("claim");
+    let full_refresh = ["users".to_owned()];
+    let end = RunEnd {
+        full_refresh: &full_refresh,
+        ..succeeding(&finish, records, None)
+    };
+    assert!(store.finish_run(&run, end).await.expect("commit"));
+    run.id
+}
+
+/// The install's records by key, all of them or only those `deleted` says.
+async fn kept_by_key(
+    store: &Store,
+    company: &str,
+    install: &str,
+    deleted: Option<bool>,
+) -> BTreeMap<String, sluice::store::StoredRecord> {
+    let filter = RecordFilter {
+        install: Some(install.to_owned()),
+        deleted,
+        ..RecordFilter::default()
+    };
+    let page = store.records(company, &filter).await.expect("records");
+    page.records
+        .into_iter()
+        .map(|record| (record.key.clone(), record))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_full_refresh_stream_marks_deleted_what_a_successful_run_no_longer_emits() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for database in databases(dir.path()).await {
+        let label = database.label;
+        let (store, company, install) = acme_with_an_install(&database).await;
+        let first = commit_users(
+            &store,
+            &company,
+            &install,
+            succeeded(),
+            &[
+                record("users", "ada", "Ada"),
+                record("users", "grace", "Grace"),
+                record("users", "linus", "Linus"),
+                record("teams", "core", "Core"),
+            ],
+        )
+        .await;
+        let before = kept_by_key(&store, &company, &install, None).await;
+        assert!(before.values().all(|r| r.deleted_at.is_none()), "{label}");
+
+        // Linus left the service; Ada changed her name; Grace did not change; the teams
+        // stream is not listed whole, so its record stays whatever the run emits.
+        let second = commit_users(
+            &store,
+            &company,
+            &install,
+            succeeded(),
+            &[
+                record("users", "ada", "Ada L."),
+                record("users", "grace", "Grace"),
+            ],
+        )
+        .await;
+        let after = kept_by_key(&store, &company, &install, None).await;
+        assert!(after["linus"].deleted_at.is_some(), "{label}: {after:?}");
+        assert_eq!(
+            after["linus"].data["name"], "Linus",
+            "{label}: its last data stays"
+        );
+        assert_eq!(after["ada"].deleted_at, None, "{label}");
+        assert_eq!(
+            after["ada"].run_id, second,
+            "{label}: a changed record is written"
+        );
+        assert_eq!(after["ada"].data["name"], "Ada L.", "{label}");
+        assert_eq!(
+            (after["grace"].run_id.as_str(), after["grace"].updated_at),
+            (first.as_str(), before["grace"].updated_at),
+            "{label}: an unchanged record is not written again"
+        );
+        assert_eq!(after["core"].deleted_at, None, "{label}");
+        let figures = |id: String| {
+            let store = store.clone();
+            let company = company.clone();
+            async move {
+                let run = store
+                    .run(&company, &id)
+                    .await
+                    .expect("run")
+                    .expect("exists");
+                (run.records_written, run.records_deleted)
+            }
+        };
+        assert_eq!(figures(first.clone()).await, (4, 0), "{label}");
+        assert_eq!(figures(second.clone()).await, (2, 1), "{label}");
+        let deleted = kept_by_key(&store, &company, &install, Some(true)).await;
+        assert_eq!(deleted.keys().collect::<Vec<_>>(), ["linus"], "{label}");
+        let present = kept_by_key(&store, &company, &install, Some(false)).await;
+        assert_eq!(
+            present.keys().collect::<Vec<_>>(),
+            ["ada", "core", "grace"],
+            "{label}"
+        );
+
+        // A run that ended rate-limited or failed stopped part of the way: it marks
+        // nothing deleted, though the rate-limited one keeps what it emitted.
+        for status in ["rate_limited", "failed"] {
+            let run = commit_users(
+                &store,
+                &company,
+                &install,
+                RunFinish {
+                    status,
+                    ..succeeded()
+                },
+                &[record("users", "ada", "Ada L.")],
+            )
+            .await;
+            let now = kept_by_key(&store, &company, &install, None).await;
+            assert_eq!(now["grace"].deleted_at, None, "{label}: {status}");
+            assert_eq!(figures(run).await, (1, 0), "{label}: {status}");
+        }
+
+        // Linus is back: present again, written by the run that saw him.
+        let fourth = commit_users(
+            &store,
+            &company,
+            &install,
+            succeeded(),
+            &[
+                record("users", "ada", "Ada L."),
+                record("users", "grace", "Grace"),
+                record("users", "linus", "Linus"),
+            ],
+        )
+        .await;
+        let last = kept_by_key(&store, &company, &install, None).await;
+        assert_eq!(last["linus"].deleted_at, None, "{label}");
+        assert_eq!(last["linus"].run_id, fourth, "{label}");
+        assert_eq!(figures(fourth).await, (3, 0), "{label}");
+        assert!(last.values().all(|r| r.deleted_at.is_none()), "{label}");
         store.close().await;
         database.drop_schema().await;
     }

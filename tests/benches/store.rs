@@ -222,6 +222,7 @@ async fn measure(label: &str, url: &str) -> anyhow::Result<()> {
                     RunEnd {
                         finish: &finish,
                         records: &records,
+                        full_refresh: &[],
                         state: Some(&Default::default()),
                         retry: None,
                         log: &[],

@@ -16,6 +16,9 @@ pub struct RecordsQuery {
     pub install: Option<String>,
     /// Only this stream's records.
     pub stream: Option<String>,
+    /// `true`: only records whose item was deleted at the service (`deleted_at` set);
+    /// `false`: only those present. Default: both.
+    pub deleted: Option<bool>,
     /// The `next` of the previous page.
     pub after: Option<String>,
     /// How many at most (1–500, default 100); fewer when they pass 8 MiB.
@@ -23,7 +26,8 @@ pub struct RecordsQuery {
 }
 
 /// The company's records, in the order they were first written; a page holds about
-/// 8 MiB of records at most, and says `next` whenever more follow.
+/// 8 MiB of records at most, and says `next` whenever more follow. A record whose item a
+/// successful run of a full-refresh stream no longer found has `deleted_at` set.
 #[utoipa::path(get, path = "/api/companies/{company}/records", tag = "records",
     params(("company" = String, Path, description = "The company's id"), RecordsQuery),
     responses((status = 200, description = "Records", body = Page<StoredRecord>),
@@ -39,6 +43,7 @@ pub async fn list(
     let filter = RecordFilter {
         install: query.install,
         stream: query.stream,
+        deleted: query.deleted,
         after: numeric_cursor(query.after.as_deref())?,
         limit: query.limit,
     };

@@ -143,6 +143,7 @@ mod tests {
             retry_of: None,
             event_kind: Some("slack.block_actions".into()),
             records_written: 0,
+            records_deleted: 0,
             http_requests: 0,
             peak_memory_bytes: 0,
             log_lines: 0,

@@ -4,7 +4,7 @@ use futures::TryStreamExt as _;
 use serde::Serialize;
 use sqlx::Row as _;
 
-use super::{Arg, Conditions, Store, StoreError, page_size, rfc3339};
+use super::{Arg, Conditions, Store, StoreError, page_size, rfc3339, rfc3339_opt};
 
 /// A record as the API shows it.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -26,6 +26,11 @@ pub struct StoredRecord {
     #[serde(serialize_with = "rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub updated_at: i64,
+    /// When a successful run of a stream listed whole no longer found it at the service;
+    /// null while it is there.
+    #[serde(serialize_with = "rfc3339_opt")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub deleted_at: Option<i64>,
 }
 
 /// Which records to list.
@@ -35,6 +40,8 @@ pub struct RecordFilter {
     pub install: Option<String>,
     /// Only this stream's.
     pub stream: Option<String>,
+    /// Only those deleted at the service (`true`) or only those present (`false`).
+    pub deleted: Option<bool>,
     /// Only after this position.
     pub after: Option<i64>,
     /// At most this many.
@@ -71,12 +78,17 @@ impl Store {
         if let Some(stream) = &filter.stream {
             conditions.push("stream = ?", Arg::Text(stream.clone()));
         }
+        match filter.deleted {
+            Some(true) => conditions.push_sql("deleted_at IS NOT NULL"),
+            Some(false) => conditions.push_sql("deleted_at IS NULL"),
+            None => {}
+        }
         if let Some(after) = filter.after {
             conditions.push("seq > ?", Arg::Int(after));
         }
         let limit = conditions.next_placeholder();
         let sql = format!(
-            "SELECT seq, install_id, stream, record_key, data, run_id, updated_at FROM records {} \
+            "SELECT seq, install_id, stream, record_key, data, run_id, updated_at, deleted_at FROM records {} \
              ORDER BY seq LIMIT {limit}",
             conditions.sql()
         );
@@ -104,6 +116,7 @@ impl Store {
                 data: serde_json::from_str(&data).unwrap_or(serde_json::Value::String(data)),
                 run_id: row.try_get("run_id")?,
                 updated_at: row.try_get("updated_at")?,
+                deleted_at: row.try_get("deleted_at")?,
             });
         }
         Ok(page)

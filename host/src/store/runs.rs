@@ -119,8 +119,11 @@ pub struct Run {
     pub retry_of: Option<String>,
     /// The event it handles, when it handles one (`<service>.<type>`).
     pub event_kind: Option<String>,
-    /// Records it wrote.
+    /// Records it emitted and kept, one per stream and key; those emitted unchanged
+    /// count too, though the store did not write them again.
     pub records_written: i64,
+    /// Records it marked deleted: those of its full-refresh streams it did not emit.
+    pub records_deleted: i64,
     /// Outbound HTTP requests it made.
     pub http_requests: i64,
     /// The most memory its instance used, in bytes.
@@ -198,7 +201,7 @@ pub struct RunFilter {
 /// The columns [`run_of`] reads.
 pub(super) const RUN_COLUMNS: &str = "id, company_id, install_id, plugin, triggered_by, status, attempt, \
      max_attempts, created_at, due_at, scheduled_for, claimed_by, started_at, start_delay_ms, finished_at, \
-     retry_of, event_kind, records_written, http_requests, peak_memory_bytes, log_lines, dropped_log_lines, \
+     retry_of, event_kind, records_written, records_deleted, http_requests, peak_memory_bytes, log_lines, dropped_log_lines, \
      error, note";
 
 /// A run from a row of [`RUN_COLUMNS`].
@@ -222,6 +225,7 @@ pub(super) fn run_of(row: &sqlx::any::AnyRow) -> Result<Run, StoreError> {
         retry_of: row.try_get("retry_of")?,
         event_kind: row.try_get("event_kind")?,
         records_written: row.try_get("records_written")?,
+        records_deleted: row.try_get("records_deleted")?,
         http_requests: row.try_get("http_requests")?,
         peak_memory_bytes: row.try_get("peak_memory_bytes")?,
         log_lines: row.try_get("log_lines")?,

@@ -1,7 +1,8 @@
-//! A fake Slack Web API on 127.0.0.1: `auth.test`, `users.list`, `conversations.list` (cursor
-//! paging by `response_metadata.next_cursor`, pages that may hold fewer items than `limit`
-//! before the end, as Slack warns), `chat.postMessage` (to a channel, or to a user's
-//! direct-message channel, in a thread) and `chat.update`, failing the way Slack does —
+//! A fake Slack Web API on 127.0.0.1: `auth.test`, `users.list` (a user can be removed
+//! from it), `conversations.list` (cursor paging by `response_metadata.next_cursor`, pages
+//! that may hold fewer items than `limit` before the end, as Slack warns),
+//! `chat.postMessage` (to a channel, or to a user's direct-message channel, in a thread)
+//! and `chat.update`, failing the way Slack does —
 //! `{"ok": false, "error": …}` with status 200, `not_authed` without a token and
 //! `invalid_auth` with a wrong one — and rate-limiting with 429 + `Retry-After`.
 
@@ -115,6 +116,16 @@ impl FakeSlack {
     /// The path and query of every request, in order.
     pub fn requests(&self) -> Vec<String> {
         lock(&self.data).requests.clone()
+    }
+
+    /// Removes the user `id` from the workspace: `users.list` no longer lists them at all,
+    /// unlike a deactivated user, whom Slack keeps listing with `deleted: true`. Returns
+    /// whether they were there.
+    pub fn remove_user(&self, id: &str) -> bool {
+        let mut data = lock(&self.data);
+        let before = data.users.len();
+        data.users.retain(|user| user["id"] != id);
+        data.users.len() < before
     }
 
     /// Makes the next request answer 429 with `Retry-After: 1`.

@@ -56,7 +56,7 @@ export async function render(main, { company, run: id }, { signal }) {
       fact('Started', `${time(run.started_at)}${run.start_delay_ms != null ? ` (${run.start_delay_ms} ms after due)` : ''}`),
       fact('Finished', time(run.finished_at)),
       fact('Duration', duration(run.started_at, run.finished_at)),
-      fact('Records', count(run.records_written)),
+      fact('Records', `${count(run.records_written)}${run.records_deleted ? ` (${count(run.records_deleted)} marked deleted: gone at the service)` : ''}`),
       fact('HTTP requests', count(run.http_requests)),
       fact('Peak memory', bytes(run.peak_memory_bytes)),
       fact('Log lines', `${count(run.log_lines)}${run.dropped_log_lines ? ` (${count(run.dropped_log_lines)} dropped over its budget)` : ''}`),
