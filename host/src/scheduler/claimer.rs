@@ -49,8 +49,10 @@ pub(super) async fn run(runs: Arc<Runs>, worker: Arc<Worker>, mut stopped: watch
             && let Some(at) = last_claim
             && at.elapsed() < SMALL_CLAIM_EVERY
         {
+            // A run that ends meanwhile may make the room worth a claim before then.
             tokio::select! {
                 () = tokio::time::sleep_until(at + SMALL_CLAIM_EVERY) => {}
+                () = runs.wake.notified() => {}
                 _ = stopped.changed() => {}
             }
             continue;

@@ -237,6 +237,10 @@ impl Commit<'_> {
     fn on_sqlite(&self) -> Result<Script, StoreError> {
         let mut script = Script::default();
         for chunk in self.records.chunks(SQLITE_RECORDS_PER_INSERT) {
+            let full = chunk.len() == SQLITE_RECORDS_PER_INSERT;
+            if full {
+                script.end_call();
+            }
             script.push("WITH emitted (stream, record_key, data) AS (VALUES ");
             push_rows(script.sql(), chunk.len(), 3);
             for record in chunk {
@@ -252,6 +256,9 @@ impl Commit<'_> {
             self.fence(&mut script)?;
             script.push(UPSERT_RECORDS);
             script.push("; ");
+            if full {
+                script.end_call();
+            }
         }
         for stream in self.full_refresh {
             script.push(SQLITE_MARK_DELETED);

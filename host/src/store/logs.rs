@@ -237,6 +237,10 @@ pub(super) fn push_lines_on_sqlite(
     lines: &[LogLine],
 ) -> Result<(), StoreError> {
     for chunk in lines.chunks(SQLITE_LINES_PER_INSERT) {
+        let full = chunk.len() == SQLITE_LINES_PER_INSERT;
+        if full {
+            script.end_call();
+        }
         script.push(
             "INSERT INTO logs (company_id, install_id, run_id, logged_at, level, level_rank, source, message, fields) VALUES ",
         );
@@ -253,6 +257,9 @@ pub(super) fn push_lines_on_sqlite(
             script.bind(row.source)?;
             script.bind(row.message.to_owned())?;
             script.bind(row.fields)?;
+        }
+        if full {
+            script.end_call();
         }
     }
     Ok(())

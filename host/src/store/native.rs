@@ -78,26 +78,50 @@ impl NativePool {
     }
 }
 
-/// Statements for SQLite's driver to run in one call to its connection's thread, their
-/// values bound in order: each `?` takes the next value, across statements. Every call is
-/// a round trip between threads, which cost a busy host more than SQLite's own work (the
-/// queue benchmark's profile: half of the host's time in thread switches), so a run's
-/// commit is one script rather than one call per statement.
+/// Statements for SQLite's driver to run in as few calls to its connection's thread as
+/// pays, their values bound in order: each `?` takes the next value, across statements.
+/// Every call is a round trip between threads, which cost a busy host more than SQLite's
+/// own work (the queue benchmark's profile: half of the host's time in thread switches),
+/// so a short run's commit is one call. But each statement of a call is prepared anew
+/// unless the whole call's text was seen before, so a long write sends each full chunk of
+/// rows as a call of its own, whose statement the connection keeps prepared.
 #[derive(Debug, Default)]
 pub(super) struct Script {
+    calls: Vec<Call>,
+}
+
+/// The statements of one call and their values.
+#[derive(Debug, Default)]
+struct Call {
     sql: String,
     args: SqliteArguments<'static>,
 }
 
 impl Script {
-    /// Appends SQL text; statements end with `;`.
-    pub(super) fn push(&mut self, sql: &str) {
-        self.sql.push_str(sql);
+    /// The call being written.
+    fn call(&mut self) -> &mut Call {
+        if self.calls.is_empty() {
+            self.calls.push(Call::default());
+        }
+        let last = self.calls.len() - 1;
+        &mut self.calls[last]
     }
 
-    /// The SQL so far, to append to.
+    /// Ends the call being written: what follows goes in another.
+    pub(super) fn end_call(&mut self) {
+        if self.calls.last().is_some_and(|call| !call.sql.is_empty()) {
+            self.calls.push(Call::default());
+        }
+    }
+
+    /// Appends SQL text; statements end with `;`.
+    pub(super) fn push(&mut self, sql: &str) {
+        self.call().sql.push_str(sql);
+    }
+
+    /// The SQL of the call so far, to append to.
     pub(super) fn sql(&mut self) -> &mut String {
-        &mut self.sql
+        &mut self.call().sql
     }
 
     /// Binds the next `?`.
@@ -105,7 +129,8 @@ impl Script {
     where
         T: Encode<'static, Sqlite> + Type<Sqlite> + 'static,
     {
-        self.args
+        self.call()
+            .args
             .add(value)
             .map_err(|error| StoreError::Database(sqlx::Error::Encode(error)))
     }
@@ -117,14 +142,18 @@ impl Script {
         conn: &mut SqliteConnection,
         keep: bool,
     ) -> Result<usize, StoreError> {
-        let args = if keep {
-            self.args.clone()
-        } else {
-            std::mem::take(&mut self.args)
-        };
-        let rows = sqlx::query_with::<Sqlite, _>(&self.sql, args)
-            .fetch_all(conn)
-            .await?;
-        Ok(rows.len())
+        let mut rows = 0;
+        for call in self.calls.iter_mut().filter(|call| !call.sql.is_empty()) {
+            let args = if keep {
+                call.args.clone()
+            } else {
+                std::mem::take(&mut call.args)
+            };
+            rows += sqlx::query_with::<Sqlite, _>(&call.sql, args)
+                .fetch_all(&mut *conn)
+                .await?
+                .len();
+        }
+        Ok(rows)
     }
 }
