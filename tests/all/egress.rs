@@ -288,3 +288,30 @@ async fn a_connectors_own_credential_host_and_proxy_headers_are_refused() {
         "a header of the connector's own goes out as it was set"
     );
 }
+
+#[test]
+fn a_host_that_would_read_back_as_a_wildcard_is_refused() {
+    use sluice::egress::HostPattern;
+    // Found by the `host_pattern` fuzz target: `*%2E` decoded to `*.`, which printed as
+    // a wildcard, so a stored grant of one host would have read back as every subdomain.
+    for (pattern, reason) in [
+        (
+            "*%2Eexample.com",
+            "expected a host with an optional port, nothing else",
+        ),
+        (
+            "\u{ff0a}.example.com",
+            "`*` may only begin a wildcard, as in `*.example.com`",
+        ),
+        (
+            "*.\u{ff0a}.example.com",
+            "`*` may only begin a wildcard, as in `*.example.com`",
+        ),
+    ] {
+        let refused = HostPattern::parse(pattern).expect_err(pattern).to_string();
+        assert_eq!(refused, format!("`{pattern}` is not a host: {reason}"));
+    }
+    let wildcard = HostPattern::parse("*.example.com").expect("a wildcard");
+    assert!(wildcard.is_wildcard());
+    assert_eq!(wildcard.to_string(), "*.example.com");
+}

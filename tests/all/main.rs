@@ -10,6 +10,7 @@ mod directory;
 mod egress;
 mod escapes;
 mod fleet;
+mod fuzz_corpus;
 mod github;
 mod grafana;
 mod harness;

@@ -46,8 +46,10 @@ impl HostPattern {
             }
             _ => (rest, None),
         };
+        // No `%`: escapes have no place in a host name, and decoding them would make the
+        // host something other than what the admin wrote.
         let only_a_host = !host_part.is_empty()
-            && !host_part.contains(['/', '?', '#', '@'])
+            && !host_part.contains(['/', '?', '#', '@', '%'])
             && !host_part.chars().any(char::is_whitespace);
         if !only_a_host {
             return Err(error("expected a host with an optional port, nothing else"));
@@ -56,6 +58,13 @@ impl HostPattern {
         // `0x7f000001` and `127.0.0.1` are the same host on both sides.
         let url = Url::parse(&format!("http://{host_part}/")).map_err(|e| error(&e.to_string()))?;
         let host = url.host_str().ok_or_else(|| error("no host"))?.to_owned();
+        // A `*` the URL parser let through (`*%2E…`, a full-width `＊`) would print as a
+        // wildcard, and a stored grant would read it back as one.
+        if host.contains('*') {
+            return Err(error(
+                "`*` may only begin a wildcard, as in `*.example.com`",
+            ));
+        }
         if wildcard && !matches!(url.host(), Some(Host::Domain(_))) {
             return Err(error("a wildcard needs a domain name after `*.`"));
         }
@@ -67,10 +76,17 @@ impl HostPattern {
 
     /// The host and explicit port of a URL.
     pub fn from_url(url: &Url) -> Result<Self, HostPatternError> {
-        let host = url.host_str().ok_or_else(|| HostPatternError {
+        let refused = |reason: &str| HostPatternError {
             pattern: url.to_string(),
-            reason: "the URL has no host".into(),
-        })?;
+            reason: reason.into(),
+        };
+        let host = url
+            .host_str()
+            .ok_or_else(|| refused("the URL has no host"))?;
+        // Only a pattern may be a wildcard; a URL's host is one host.
+        if host.contains('*') {
+            return Err(refused("a URL's host cannot hold `*`"));
+        }
         Ok(Self {
             host: host.to_owned(),
             port: url.port(),

@@ -1,0 +1,4 @@
+//! Fuzzes `sluice_fuzz::checks::address`.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| sluice_fuzz::checks::address(data));
