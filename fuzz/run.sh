@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fuzzes one target — manifest, host_pattern, address or ciphertext — for SECONDS (60 by
+# Fuzzes one target — manifest, host_pattern, address, ciphertext or webhook_signature — for SECONDS (60 by
 # default), starting from its seeds in corpus/TARGET. New inputs go to target/corpus/TARGET,
 # so the committed seeds stay as they are; a crash goes to artifacts/TARGET. cargo-fuzz
 # passes nightly flags to rustc, which RUSTC_BOOTSTRAP lets the pinned toolchain accept.

@@ -101,3 +101,42 @@ pub fn ciphertext(data: &[u8]) {
         assert!(opened.is_err(), "a changed ciphertext decrypted");
     }
 }
+
+/// A webhook's signature check answers any header and body without panicking; a body
+/// signed with the hook's secret verifies, and the same signature over a body changed in one
+/// byte, or a Slack signature a second past the five-minute window, does not. The first 16
+/// bytes of `data` (or fewer) are the secret, the rest the body.
+pub fn webhook_signature(data: &[u8]) {
+    use sluice::hooks::{
+        SignatureError, github_signature, slack_signature, verify_github, verify_slack,
+    };
+    let (secret, body) = data.split_at(data.len().min(16));
+    let text = String::from_utf8_lossy(body);
+    let _ = verify_github(secret, Some(&text), body);
+    let _ = verify_slack(secret, Some(&text), Some(&text), body, 1_700_000_000);
+    let signed = github_signature(secret, body);
+    assert_eq!(verify_github(secret, Some(&signed), body), Ok(()));
+    let at = 1_700_000_000;
+    let slack = slack_signature(secret, at, body);
+    let stamp = at.to_string();
+    assert_eq!(
+        verify_slack(secret, Some(&stamp), Some(&slack), body, at),
+        Ok(())
+    );
+    assert!(matches!(
+        verify_slack(secret, Some(&stamp), Some(&slack), body, at + 301),
+        Err(SignatureError::Stale(_))
+    ));
+    if let Some(first) = body.first() {
+        let mut changed = body.to_vec();
+        changed[0] = first ^ 1;
+        assert_eq!(
+            verify_github(secret, Some(&signed), &changed),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            verify_slack(secret, Some(&stamp), Some(&slack), &changed, at),
+            Err(SignatureError::Mismatch)
+        );
+    }
+}

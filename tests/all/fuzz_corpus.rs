@@ -43,3 +43,8 @@ fn address_seeds_pass_the_address_check() {
 fn ciphertext_seeds_pass_the_ciphertext_check() {
     assert!(replay("ciphertext", checks::ciphertext) >= 7);
 }
+
+#[test]
+fn webhook_signature_seeds_pass_the_webhook_signature_check() {
+    assert!(replay("webhook_signature", checks::webhook_signature) >= 5);
+}
