@@ -352,6 +352,45 @@ impl Harness {
         self.finished_run(company, &self.acme.token, &id).await
     }
 
+    /// Acme's install of `plugin` with `config`, granted the fake Slack on `slack_port`
+    /// and `token` as its `slack_bot_token` (kept as the company secret `slack-bot`); its id.
+    pub async fn install_talking_to_slack(
+        &self,
+        plugin: &str,
+        config: Value,
+        slack_port: u16,
+        token: &str,
+    ) -> String {
+        let company = &self.acme.company;
+        let owner = Some(self.acme.token.as_str());
+        let secret = self
+            .call(
+                Method::PUT,
+                &format!("/api/companies/{company}/secrets/slack-bot"),
+                owner,
+                Some(serde_json::json!({ "value": token })),
+            )
+            .await;
+        assert!(secret.status.is_success(), "{}", secret.text());
+        let install = self
+            .call(
+                Method::POST,
+                &format!("/api/companies/{company}/installs"),
+                owner,
+                Some(serde_json::json!({
+                    "plugin": plugin,
+                    "config": config,
+                    "grants": {
+                        "private_hosts": [format!("127.0.0.1:{slack_port}")],
+                        "secrets": { "slack_bot_token": "slack-bot" }
+                    }
+                })),
+            )
+            .await;
+        assert_eq!(install.status, StatusCode::CREATED, "{}", install.text());
+        install.json()["id"].as_str().expect("an id").to_owned()
+    }
+
     /// Acme's directory of people once it holds at least `count` people. A run's identities
     /// join the directory just after its commit, so a reader who saw the run end may read
     /// the directory a moment before them.

@@ -3,7 +3,6 @@
 
 use std::path::Path;
 
-use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
 use sluice::store::{RunCall, RunTrigger};
 use sluice_tests::fakes::slack::FakeSlack;
@@ -191,33 +190,14 @@ async fn a_user_removed_from_slack_is_reported_deleted_by_the_next_run() {
         let label = h.label;
         let fake = FakeSlack::start(TOKEN).await.expect("fake Slack");
         let company = &h.acme.company;
-        let owner = Some(h.acme.token.as_str());
-        let secret = h
-            .call(
-                Method::PUT,
-                &format!("/api/companies/{company}/secrets/slack-bot"),
-                owner,
-                Some(json!({ "value": TOKEN })),
-            )
-            .await;
-        assert_eq!(secret.status, StatusCode::CREATED, "{}", secret.text());
         let install = h
-            .call(
-                Method::POST,
-                &format!("/api/companies/{company}/installs"),
-                owner,
-                Some(json!({
-                    "plugin": "slack",
-                    "config": { "api_base_url": fake.url() },
-                    "grants": {
-                        "private_hosts": [format!("127.0.0.1:{}", fake.port())],
-                        "secrets": { "slack_bot_token": "slack-bot" }
-                    }
-                })),
+            .install_talking_to_slack(
+                "slack",
+                json!({ "api_base_url": fake.url() }),
+                fake.port(),
+                TOKEN,
             )
             .await;
-        assert_eq!(install.status, StatusCode::CREATED, "{}", install.text());
-        let install = install.json()["id"].as_str().expect("an id").to_owned();
 
         let first = h.run_of_acme(&install).await;
         assert_eq!(first["status"], "succeeded", "{label}: {first}");

@@ -129,34 +129,13 @@ fn button_press(user: &str, channel: &str, ts: &str, answer: &str, trigger: &str
 
 /// Acme's install of the survey against `slack`, with its bot token; its id.
 async fn install_survey(h: &Harness, slack: &FakeSlack) -> String {
-    let company = &h.acme.company;
-    let owner = Some(h.acme.token.as_str());
-    let secret = h
-        .call(
-            Method::PUT,
-            &format!("/api/companies/{company}/secrets/slack-bot"),
-            owner,
-            Some(json!({ "value": SLACK_TOKEN })),
-        )
-        .await;
-    assert_eq!(secret.status, StatusCode::CREATED, "{}", secret.text());
-    let install = h
-        .call(
-            Method::POST,
-            &format!("/api/companies/{company}/installs"),
-            owner,
-            Some(json!({
-                "plugin": "survey",
-                "config": { "slack_api_base_url": slack.url(), "leaderboard_channel": "C00000001" },
-                "grants": {
-                    "private_hosts": [format!("127.0.0.1:{}", slack.port())],
-                    "secrets": { "slack_bot_token": "slack-bot" }
-                }
-            })),
-        )
-        .await;
-    assert_eq!(install.status, StatusCode::CREATED, "{}", install.text());
-    install.json()["id"].as_str().expect("an id").to_owned()
+    h.install_talking_to_slack(
+        "survey",
+        json!({ "slack_api_base_url": slack.url(), "leaderboard_channel": "C00000001" }),
+        slack.port(),
+        SLACK_TOKEN,
+    )
+    .await
 }
 
 /// Sets an install's hook secret for `source` as acme's owner; the answer.
