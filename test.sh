@@ -9,7 +9,7 @@ if ! rustup +"$toolchain" target list --installed 2>/dev/null | grep -qx wasm32-
     echo "installing the wasm32-wasip2 target for $toolchain"
     rustup target add --toolchain "$toolchain" wasm32-wasip2
 fi
-if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
     echo "installing Debian's chromium and chromium-driver for the console's browser tests"
     sudo=""
     if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
