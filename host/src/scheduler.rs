@@ -106,7 +106,19 @@ impl Runs {
         trigger: RunTrigger,
         call: RunCall,
     ) -> Result<Run, StoreError> {
-        let run = NewRun {
+        let run = self.due_now(install, trigger, call);
+        let queued = self
+            .store
+            .enqueue_run(company, &run)
+            .await?
+            .ok_or(StoreError::Database(sqlx::Error::RowNotFound))?;
+        self.wake.notify_one();
+        Ok(queued)
+    }
+
+    /// A first attempt of `install` calling `call`, due now.
+    fn due_now(&self, install: &Install, trigger: RunTrigger, call: RunCall) -> NewRun {
+        NewRun {
             install_id: install.id.clone(),
             plugin: install.plugin.clone(),
             trigger,
@@ -116,14 +128,7 @@ impl Runs {
             attempt: 1,
             max_attempts: self.settings.retry.max_attempts,
             retry_of: None,
-        };
-        let queued = self
-            .store
-            .enqueue_run(company, &run)
-            .await?
-            .ok_or(StoreError::Database(sqlx::Error::RowNotFound))?;
-        self.wake.notify_one();
-        Ok(queued)
+        }
     }
 
     /// Keeps a verified webhook delivery and queues a run of each install in `handlers`
@@ -135,22 +140,13 @@ impl Runs {
         delivery: &NewDelivery<'_>,
         handlers: &[Install],
     ) -> Result<Option<(String, Vec<RoutedRun>)>, StoreError> {
+        let call = RunCall::Event {
+            kind: delivery.kind.to_owned(),
+            json: delivery.payload.to_owned(),
+        };
         let runs: Vec<NewRun> = handlers
             .iter()
-            .map(|install| NewRun {
-                install_id: install.id.clone(),
-                plugin: install.plugin.clone(),
-                trigger: RunTrigger::Webhook,
-                call: RunCall::Event {
-                    kind: delivery.kind.to_owned(),
-                    json: delivery.payload.to_owned(),
-                },
-                due_at: now_ms(),
-                scheduled_for: None,
-                attempt: 1,
-                max_attempts: self.settings.retry.max_attempts,
-                retry_of: None,
-            })
+            .map(|install| self.due_now(install, RunTrigger::Webhook, call.clone()))
             .collect();
         let kept = self
             .store

@@ -90,15 +90,19 @@ async fn scenario(database: &TestDatabase, dir: &Path, marketplace: &Path) {
         )
         .await;
     assert_eq!(status, 201, "{label}");
+    // A GitHub install against the fake, its token in the company secret `secret`.
+    let github_against_fake = |secret: &str| {
+        json!({
+            "plugin": "github",
+            "config": { "org": ORG, "api_base_url": fake.url() },
+            "grants": { "private_hosts": [format!("127.0.0.1:{}", fake.port())], "secrets": { "github_token": secret } },
+        })
+    };
     let (status, install) = client
         .call(
             reqwest::Method::POST,
             &format!("/api/companies/{company}/installs"),
-            Some(json!({
-                "plugin": "github",
-                "config": { "org": ORG, "api_base_url": fake.url() },
-                "grants": { "private_hosts": [format!("127.0.0.1:{}", fake.port())], "secrets": { "github_token": "github-token" } },
-            })),
+            Some(github_against_fake("github-token")),
         )
         .await;
     assert_eq!(status, 201, "{label}: {install}");
@@ -128,11 +132,7 @@ async fn scenario(database: &TestDatabase, dir: &Path, marketplace: &Path) {
         .call(
             reqwest::Method::POST,
             &format!("/api/companies/{company}/installs/check"),
-            Some(json!({
-                "plugin": "github",
-                "config": { "org": ORG, "api_base_url": fake.url() },
-                "grants": { "private_hosts": [format!("127.0.0.1:{}", fake.port())], "secrets": { "github_token": "stale-token" } },
-            })),
+            Some(github_against_fake("stale-token")),
         )
         .await;
     assert_eq!(

@@ -7,11 +7,8 @@ use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
 use sluice::runtime::{EmittedRecord, Level, LogLine, Source};
-use sluice::store::{
-    Claim, LogFilter, NewRun, PAGE_BYTES, RecordFilter, Run, RunCall, RunEnd, RunFinish,
-    RunTrigger, Store,
-};
-use sluice_tests::queued::{claimed_run, company_with_install};
+use sluice::store::{Claim, LogFilter, PAGE_BYTES, RecordFilter, Run, RunEnd, RunFinish, Store};
+use sluice_tests::queued::{claimed_run, company_with_install, manual_run};
 
 use crate::harness::{TestDatabase, databases};
 
@@ -403,21 +400,6 @@ async fn a_page_of_large_records_stops_at_its_byte_budget_and_says_more_follow()
         assert!(!second.cut_at_bytes, "{label}");
         store.close().await;
         database.drop_schema().await;
-    }
-}
-
-/// A manual run of `install`, due now.
-fn manual_run(install: &str) -> NewRun {
-    NewRun {
-        install_id: install.to_owned(),
-        plugin: "github".into(),
-        trigger: RunTrigger::Manual,
-        call: RunCall::Sync,
-        due_at: sluice::store::now_ms(),
-        scheduled_for: None,
-        attempt: 1,
-        max_attempts: 1,
-        retry_of: None,
     }
 }
 

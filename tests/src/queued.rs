@@ -32,9 +32,9 @@ pub async fn install(store: &Store, company: &str, plugin: &str) -> anyhow::Resu
     Ok(install.id)
 }
 
-/// A manual run of `install`, enqueued and claimed by the host `bench`, ready to commit.
-pub async fn claimed_run(store: &Store, company: &str, install: &str) -> anyhow::Result<Run> {
-    let new = NewRun {
+/// A manual run of `install`, due now, with one attempt.
+pub fn manual_run(install: &str) -> NewRun {
+    NewRun {
         install_id: install.to_owned(),
         plugin: "github".into(),
         trigger: RunTrigger::Manual,
@@ -44,7 +44,12 @@ pub async fn claimed_run(store: &Store, company: &str, install: &str) -> anyhow:
         attempt: 1,
         max_attempts: 1,
         retry_of: None,
-    };
+    }
+}
+
+/// A manual run of `install`, enqueued and claimed by the host `bench`, ready to commit.
+pub async fn claimed_run(store: &Store, company: &str, install: &str) -> anyhow::Result<Run> {
+    let new = manual_run(install);
     store.enqueue_run(company, &new).await?;
     let claim = Claim {
         host: "bench",
