@@ -119,13 +119,12 @@ pub async fn replay(
         )));
     }
     let handlers = crate::hooks::handlers(&state, &company, kind).await?;
-    let payload = payload.to_string();
     let delivery = NewDelivery {
         install_id: &original.install_id,
         source: &original.source,
         kind,
         external_id: original.external_id.as_deref(),
-        payload: &payload,
+        payload: payload.get(),
         answered: false,
         replay_of: Some(&original.id),
     };

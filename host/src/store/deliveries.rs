@@ -69,7 +69,7 @@ pub struct Delivery {
     /// leave it out.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
-    pub payload: Option<serde_json::Value>,
+    pub payload: Option<Box<serde_json::value::RawValue>>,
 }
 
 /// A verified delivery to keep, with the runs it becomes.
@@ -96,9 +96,10 @@ const DELIVERY_COLUMNS: &str =
 
 fn delivery_of(row: &sqlx::any::AnyRow, with_payload: bool) -> Result<Delivery, StoreError> {
     let routed: String = row.try_get("routed")?;
+    // Kept as the service's own JSON text, so an answer and a replay carry it unchanged.
     let payload = if with_payload {
         row.try_get::<Option<String>, _>("payload")?
-            .and_then(|text| serde_json::from_str(&text).ok())
+            .and_then(|text| serde_json::value::RawValue::from_string(text).ok())
     } else {
         None
     };
