@@ -249,6 +249,10 @@ impl Worker {
             tracing::error!(run = %run.id, "the log writer of a run stopped");
             Vec::new()
         });
+        // The people the run saw join the directory before its commit, so a reader who
+        // sees the run finished finds them. They are facts about the service, not the
+        // run's output: a run that turns out no longer held has still seen them.
+        self.learn_people(run, &identities).await;
         committing.store(true, Ordering::SeqCst);
         let end = RunEnd {
             finish: &finish,
@@ -259,10 +263,7 @@ impl Worker {
             log: &log,
         };
         match self.store.finish_run(run, end).await {
-            Ok(true) => {
-                self.learn_people(run, &identities).await;
-                true
-            }
+            Ok(true) => true,
             Ok(false) => {
                 tracing::info!(run = %run.id, "run cancelled or taken over; nothing it wrote was kept");
                 false

@@ -391,19 +391,19 @@ impl Harness {
         install.json()["id"].as_str().expect("an id").to_owned()
     }
 
-    /// Acme's directory of people once it holds at least `count` people. A run's identities
-    /// join the directory just after its commit, so a reader who saw the run end may read
-    /// the directory a moment before them.
+    /// Acme's directory of people, read once: a run's people join it before the run's
+    /// commit, so once a run is seen finished its people are there. Fails unless it holds
+    /// `count` people.
     pub async fn directory_of_acme(&self, count: usize) -> Value {
         let path = format!("/api/companies/{}/people", self.acme.company);
-        for _ in 0..200 {
-            let people = self.get(&path).await.json();
-            if people["items"].as_array().map_or(0, Vec::len) >= count {
-                return people;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-        panic!("{}: the directory never held {count} people", self.label);
+        let people = self.get(&path).await.json();
+        assert_eq!(
+            people["items"].as_array().map_or(0, Vec::len),
+            count,
+            "{}: acme's directory: {people}",
+            self.label
+        );
+        people
     }
 
     /// Waits until a run of acme's has finished, and returns it.

@@ -4,7 +4,9 @@
 //! rows written the plainest way the database takes them — SQLite's prepared INSERTs in
 //! one transaction, PostgreSQL's `COPY`, into a table with no keys, indexes or conflict
 //! handling — so the ratio says what the store's keys, upserts and bookkeeping cost on
-//! this machine, in this run. Beside them, the path the store took before (sqlx's `Any`
+//! this machine, in this run. The same load into a table with the records' keys (their
+//! unique key and the company's index) shows how much of that is the keys' own cost,
+//! whoever writes the rows. Beside them, the path the store took before (sqlx's `Any`
 //! driver, numbered placeholders) shows where the time went.
 //!
 //! `cargo bench -p sluice-tests --bench store`
@@ -71,13 +73,47 @@ async fn keyless_table(
     Ok(names)
 }
 
+/// Gives `table` (a record floor's, columns company, install, stream, key, …) the keys
+/// the store's records carry: the unique key and the company's index in write order.
+async fn add_record_keys(url: &str, table: &str) -> anyhow::Result<()> {
+    let pool = sqlx::AnyPool::connect(url).await?;
+    let sequence = if url.starts_with("sqlite:") {
+        // SQLite's rowid is its write order already.
+        "rowid"
+    } else {
+        pool.execute(format!("ALTER TABLE {table} ADD COLUMN seq BIGSERIAL").as_str())
+            .await?;
+        "seq"
+    };
+    pool.execute(format!("CREATE UNIQUE INDEX {table}_key ON {table} (c0, c1, c2, c3)").as_str())
+        .await?;
+    pool.execute(format!("CREATE INDEX {table}_company ON {table} (c0, {sequence})").as_str())
+        .await?;
+    pool.close().await;
+    Ok(())
+}
+
 /// The database's floor for `rows`: the plainest bulk load it takes, into a table with no
 /// keys. SQLite: one prepared single-row INSERT run for every row in one transaction, or
 /// multi-row INSERTs, whichever is faster here. PostgreSQL: `COPY … FROM STDIN`.
 async fn floor(url: &str, table: &str, rows: &[Vec<String>]) -> anyhow::Result<Duration> {
+    floor_with(url, table, rows, false).await
+}
+
+/// The same load as [`floor`], into a table that also has the keys of the store's
+/// records (`keyed`): what the keys cost by themselves, whoever writes the rows.
+async fn floor_with(
+    url: &str,
+    table: &str,
+    rows: &[Vec<String>],
+    keyed: bool,
+) -> anyhow::Result<Duration> {
     let pool = sqlx::AnyPool::connect(url).await?;
     let columns = rows.first().map_or(0, Vec::len);
     let names = keyless_table(&pool, table, columns).await?;
+    if keyed {
+        add_record_keys(url, table).await?;
+    }
     let elapsed = if url.starts_with("sqlite:") {
         let sqlite = sqlx::SqlitePool::connect(url).await?;
         let single = sqlite_load(&sqlite, table, &names, rows, 1).await?;
@@ -248,6 +284,7 @@ async fn measure(label: &str, url: &str) -> anyhow::Result<()> {
         })
         .collect();
     let record_floor = floor(url, "bench_record_floor", &record_rows).await?;
+    let keyed_floor = floor_with(url, "bench_record_keyed", &record_rows, true).await?;
     let record_any = any_numbered(url, "bench_record_any", &record_rows).await?;
 
     let lines = log_lines();
@@ -291,6 +328,12 @@ async fn measure(label: &str, url: &str) -> anyhow::Result<()> {
             rate / floor_records
         );
     }
+    let keyed = per_second(RECORDS, keyed_floor);
+    println!(
+        "{label}: the same records loaded the floor's way into a table with the records' keys: {keyed:>9.0}/s → {:.2}× the floor; the store's new records are {:.2}× this",
+        keyed / floor_records,
+        per_second(RECORDS, commit[0]) / keyed
+    );
     let any = per_second(RECORDS, record_any);
     println!(
         "{label}: the same records through sqlx's Any driver with numbered placeholders, keyless: {any:>9.0}/s → {:.2}× the floor",

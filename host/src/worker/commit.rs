@@ -49,7 +49,7 @@ pub(super) fn finish_of(
 }
 
 impl Worker {
-    /// Takes the identities a committed run saw into the company's directory.
+    /// Takes the identities a run saw into the company's directory, before its commit.
     pub(super) async fn learn_people(&self, run: &Run, identities: &[Observation]) {
         if identities.is_empty() {
             return;
