@@ -77,17 +77,17 @@ async fn keyless_table(
 /// the store's records carry: the unique key and the company's index in write order.
 async fn add_record_keys(url: &str, table: &str) -> anyhow::Result<()> {
     let pool = sqlx::AnyPool::connect(url).await?;
-    let sequence = if url.starts_with("sqlite:") {
-        // SQLite's rowid is its write order already.
-        "rowid"
+    let company = if url.starts_with("sqlite:") {
+        // SQLite's rowid is its write order already, and every index entry ends with it.
+        "c0"
     } else {
         pool.execute(format!("ALTER TABLE {table} ADD COLUMN seq BIGSERIAL").as_str())
             .await?;
-        "seq"
+        "c0, seq"
     };
     pool.execute(format!("CREATE UNIQUE INDEX {table}_key ON {table} (c0, c1, c2, c3)").as_str())
         .await?;
-    pool.execute(format!("CREATE INDEX {table}_company ON {table} (c0, {sequence})").as_str())
+    pool.execute(format!("CREATE INDEX {table}_company ON {table} ({company})").as_str())
         .await?;
     pool.close().await;
     Ok(())
