@@ -1,4 +1,5 @@
-//! The Grafana connector end to end through `sluice plugin run`, against a fake Grafana.
+//! The Grafana connector end to end through `sluice plugin run`, and through the server's
+//! API, against a fake Grafana.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -7,6 +8,7 @@ use serde_json::json;
 use sluice_tests::fakes::grafana::{DASHBOARDS, FakeGrafana};
 use sluice_tests::guests;
 
+use crate::harness::{Harness, on_every_database};
 use crate::support::{Run, run_connector};
 
 const TOKEN: &str = "glsa_canaryGrafanaToken_0123456789";
@@ -181,4 +183,85 @@ async fn a_loki_answer_cut_at_its_limit_is_followed_to_the_end_of_the_range() {
             .all(|r| r.contains("limit=5&direction=forward")),
         "{asked:?}"
     );
+}
+
+/// Acme's records of `stream` from `install`: all of them, or only those `deleted` or not.
+async fn records_of(
+    h: &Harness,
+    install: &str,
+    stream: &str,
+    deleted: Option<bool>,
+) -> Vec<serde_json::Value> {
+    let company = &h.acme.company;
+    let filter = deleted.map_or(String::new(), |deleted| format!("&deleted={deleted}"));
+    let mut records = Vec::new();
+    let mut after = String::new();
+    loop {
+        let page = h
+            .get(&format!(
+                "/api/companies/{company}/records?install={install}&stream={stream}&limit=500{filter}{after}"
+            ))
+            .await
+            .json();
+        records.extend(page["items"].as_array().expect("items").iter().cloned());
+        match page["next"].as_str() {
+            Some(next) => after = format!("&after={next}"),
+            None => return records,
+        }
+    }
+}
+
+/// A dashboard deleted in Grafana is reported deleted by the next sync through the
+/// server, while the dashboards that did not change are not written again.
+#[tokio::test]
+async fn a_dashboard_deleted_in_grafana_is_reported_deleted_by_the_next_run() {
+    async fn test(h: &Harness) {
+        let label = h.label;
+        let fake = FakeGrafana::start(TOKEN).await.expect("fake Grafana");
+        let install = h
+            .install_talking_to(
+                "grafana",
+                json!({ "base_url": fake.url() }),
+                fake.port(),
+                ("grafana_token", "grafana", TOKEN),
+            )
+            .await;
+
+        let first = h.run_of_acme(&install).await;
+        assert_eq!(first["status"], "succeeded", "{label}: {first}");
+        assert_eq!(first["records_deleted"], 0, "{label}: {first}");
+        assert_eq!(
+            records_of(h, &install, "dashboards", None).await.len(),
+            DASHBOARDS,
+            "{label}"
+        );
+
+        assert!(fake.delete_dashboard("dash00007"));
+        let second = h.run_of_acme(&install).await;
+        assert_eq!(second["status"], "succeeded", "{label}: {second}");
+        assert_eq!(second["records_deleted"], 1, "{label}: {second}");
+        let deleted = records_of(h, &install, "dashboards", Some(true)).await;
+        assert_eq!(deleted.len(), 1, "{label}: {deleted:?}");
+        assert_eq!(deleted[0]["key"], "dash00007", "{label}");
+        assert_eq!(
+            deleted[0]["data"]["title"], "Service 7",
+            "{label}: its last data stays"
+        );
+        assert_eq!(
+            deleted[0]["run_id"], second["id"],
+            "{label}: the run that saw it gone"
+        );
+        let present = records_of(h, &install, "dashboards", Some(false)).await;
+        assert_eq!(present.len(), DASHBOARDS - 1, "{label}");
+        assert!(
+            present.iter().all(|d| d["run_id"] == first["id"]),
+            "{label}: unchanged dashboards are not written again"
+        );
+        assert_eq!(
+            records_of(h, &install, "alert_rules", Some(true)).await,
+            Vec::<serde_json::Value>::new(),
+            "{label}: every alert rule is still there"
+        );
+    }
+    on_every_database!(test);
 }

@@ -126,6 +126,7 @@ pub fn marketplace(dir: &Path) -> PathBuf {
         (guests::PEOPLE_WASM, guests::PEOPLE_MANIFEST),
         (guests::SURVEY_WASM, guests::SURVEY_MANIFEST),
         (guests::SLACK_WASM, guests::SLACK_MANIFEST),
+        (guests::GRAFANA_WASM, guests::GRAFANA_MANIFEST),
     ] {
         let bytes = std::fs::read(wasm).expect("a built connector");
         let text = std::fs::read_to_string(manifest).expect("its manifest");
@@ -361,14 +362,32 @@ impl Harness {
         slack_port: u16,
         token: &str,
     ) -> String {
+        self.install_talking_to(
+            plugin,
+            config,
+            slack_port,
+            ("slack_bot_token", "slack-bot", token),
+        )
+        .await
+    }
+
+    /// Acme's install of `plugin` with `config`, granted the fake service on `port` and,
+    /// as its secret `slot`, the company secret `name` holding `value`; its id.
+    pub async fn install_talking_to(
+        &self,
+        plugin: &str,
+        config: Value,
+        port: u16,
+        (slot, name, value): (&str, &str, &str),
+    ) -> String {
         let company = &self.acme.company;
         let owner = Some(self.acme.token.as_str());
         let secret = self
             .call(
                 Method::PUT,
-                &format!("/api/companies/{company}/secrets/slack-bot"),
+                &format!("/api/companies/{company}/secrets/{name}"),
                 owner,
-                Some(serde_json::json!({ "value": token })),
+                Some(serde_json::json!({ "value": value })),
             )
             .await;
         assert!(secret.status.is_success(), "{}", secret.text());
@@ -381,8 +400,8 @@ impl Harness {
                     "plugin": plugin,
                     "config": config,
                     "grants": {
-                        "private_hosts": [format!("127.0.0.1:{slack_port}")],
-                        "secrets": { "slack_bot_token": "slack-bot" }
+                        "private_hosts": [format!("127.0.0.1:{port}")],
+                        "secrets": { slot: name }
                     }
                 })),
             )

@@ -2,7 +2,7 @@
 //! datasources, provisioned alert rules, and Prometheus / Loki `query_range` through the
 //! datasource proxy, answered with Grafana's and the datasources' documented shapes.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
 use super::lock;
@@ -22,6 +22,8 @@ struct Data {
     token: String,
     rate_limit_once: bool,
     requests: Vec<String>,
+    /// The dashboards deleted since the start, by number.
+    deleted_dashboards: BTreeSet<usize>,
 }
 
 type Shared = Arc<Mutex<Data>>;
@@ -42,6 +44,7 @@ impl FakeGrafana {
             token: token.to_owned(),
             rate_limit_once: false,
             requests: Vec::new(),
+            deleted_dashboards: BTreeSet::new(),
         }));
         let app = Router::new()
             .route("/api/search", get(search))
@@ -85,6 +88,16 @@ impl FakeGrafana {
     /// The path and query of every request, in order.
     pub fn requests(&self) -> Vec<String> {
         lock(&self.data).requests.clone()
+    }
+
+    /// Deletes dashboard `uid` (`dash00007`): search no longer finds it. False when no
+    /// such dashboard is there.
+    pub fn delete_dashboard(&self, uid: &str) -> bool {
+        let number = uid
+            .strip_prefix("dash")
+            .and_then(|n| n.parse::<usize>().ok())
+            .filter(|n| *n < DASHBOARDS);
+        number.is_some_and(|n| lock(&self.data).deleted_dashboards.insert(n))
     }
 }
 
@@ -131,10 +144,12 @@ fn number(q: &BTreeMap<String, String>, name: &str) -> Option<u64> {
         .and_then(|v| v.parse().ok())
 }
 
-async fn search(Query(q): Q) -> Json<Value> {
+async fn search(State(data): State<Shared>, Query(q): Q) -> Json<Value> {
     let limit = number(&q, "limit").unwrap_or(1000).clamp(1, 5000) as usize;
     let page = number(&q, "page").unwrap_or(1).max(1) as usize;
+    let deleted = lock(&data).deleted_dashboards.clone();
     let found: Vec<Value> = (0..DASHBOARDS)
+        .filter(|i| !deleted.contains(i))
         .skip((page - 1) * limit)
         .take(limit)
         .map(|i| json!({
