@@ -185,32 +185,6 @@ async fn a_loki_answer_cut_at_its_limit_is_followed_to_the_end_of_the_range() {
     );
 }
 
-/// Acme's records of `stream` from `install`: all of them, or only those `deleted` or not.
-async fn records_of(
-    h: &Harness,
-    install: &str,
-    stream: &str,
-    deleted: Option<bool>,
-) -> Vec<serde_json::Value> {
-    let company = &h.acme.company;
-    let filter = deleted.map_or(String::new(), |deleted| format!("&deleted={deleted}"));
-    let mut records = Vec::new();
-    let mut after = String::new();
-    loop {
-        let page = h
-            .get(&format!(
-                "/api/companies/{company}/records?install={install}&stream={stream}&limit=500{filter}{after}"
-            ))
-            .await
-            .json();
-        records.extend(page["items"].as_array().expect("items").iter().cloned());
-        match page["next"].as_str() {
-            Some(next) => after = format!("&after={next}"),
-            None => return records,
-        }
-    }
-}
-
 /// A dashboard deleted in Grafana is reported deleted by the next sync through the
 /// server, while the dashboards that did not change are not written again.
 #[tokio::test]
@@ -231,7 +205,7 @@ async fn a_dashboard_deleted_in_grafana_is_reported_deleted_by_the_next_run() {
         assert_eq!(first["status"], "succeeded", "{label}: {first}");
         assert_eq!(first["records_deleted"], 0, "{label}: {first}");
         assert_eq!(
-            records_of(h, &install, "dashboards", None).await.len(),
+            h.records_of_acme(&install, "dashboards", None).await.len(),
             DASHBOARDS,
             "{label}"
         );
@@ -240,7 +214,7 @@ async fn a_dashboard_deleted_in_grafana_is_reported_deleted_by_the_next_run() {
         let second = h.run_of_acme(&install).await;
         assert_eq!(second["status"], "succeeded", "{label}: {second}");
         assert_eq!(second["records_deleted"], 1, "{label}: {second}");
-        let deleted = records_of(h, &install, "dashboards", Some(true)).await;
+        let deleted = h.records_of_acme(&install, "dashboards", Some(true)).await;
         assert_eq!(deleted.len(), 1, "{label}: {deleted:?}");
         assert_eq!(deleted[0]["key"], "dash00007", "{label}");
         assert_eq!(
@@ -251,14 +225,14 @@ async fn a_dashboard_deleted_in_grafana_is_reported_deleted_by_the_next_run() {
             deleted[0]["run_id"], second["id"],
             "{label}: the run that saw it gone"
         );
-        let present = records_of(h, &install, "dashboards", Some(false)).await;
+        let present = h.records_of_acme(&install, "dashboards", Some(false)).await;
         assert_eq!(present.len(), DASHBOARDS - 1, "{label}");
         assert!(
             present.iter().all(|d| d["run_id"] == first["id"]),
             "{label}: unchanged dashboards are not written again"
         );
         assert_eq!(
-            records_of(h, &install, "alert_rules", Some(true)).await,
+            h.records_of_acme(&install, "alert_rules", Some(true)).await,
             Vec::<serde_json::Value>::new(),
             "{label}: every alert rule is still there"
         );

@@ -127,6 +127,7 @@ pub fn marketplace(dir: &Path) -> PathBuf {
         (guests::SURVEY_WASM, guests::SURVEY_MANIFEST),
         (guests::SLACK_WASM, guests::SLACK_MANIFEST),
         (guests::GRAFANA_WASM, guests::GRAFANA_MANIFEST),
+        (guests::JIRA_WASM, guests::JIRA_MANIFEST),
     ] {
         let bytes = std::fs::read(wasm).expect("a built connector");
         let text = std::fs::read_to_string(manifest).expect("its manifest");
@@ -408,6 +409,33 @@ impl Harness {
             .await;
         assert_eq!(install.status, StatusCode::CREATED, "{}", install.text());
         install.json()["id"].as_str().expect("an id").to_owned()
+    }
+
+    /// Acme's records of `stream` from `install`, every page of them: all, or only those
+    /// `deleted` or not.
+    pub async fn records_of_acme(
+        &self,
+        install: &str,
+        stream: &str,
+        deleted: Option<bool>,
+    ) -> Vec<Value> {
+        let company = &self.acme.company;
+        let filter = deleted.map_or(String::new(), |deleted| format!("&deleted={deleted}"));
+        let mut records = Vec::new();
+        let mut after = String::new();
+        loop {
+            let page = self
+                .get(&format!(
+                    "/api/companies/{company}/records?install={install}&stream={stream}&limit=500{filter}{after}"
+                ))
+                .await
+                .json();
+            records.extend(page["items"].as_array().expect("items").iter().cloned());
+            match page["next"].as_str() {
+                Some(next) => after = format!("&after={next}"),
+                None => return records,
+            }
+        }
     }
 
     /// Acme's directory of people, read once: a run's people join it before the run's

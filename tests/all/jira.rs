@@ -1,4 +1,5 @@
-//! The Jira connector end to end through `sluice plugin run`, against a fake Jira Cloud.
+//! The Jira connector end to end through `sluice plugin run`, and through the server's API,
+//! against a fake Jira Cloud.
 
 use std::path::Path;
 
@@ -6,6 +7,7 @@ use serde_json::json;
 use sluice_tests::fakes::jira::FakeJira;
 use sluice_tests::guests;
 
+use crate::harness::{Harness, on_every_database};
 use crate::support::{Run, run_connector};
 
 const EMAIL: &str = "bot@acme.example";
@@ -138,4 +140,62 @@ async fn a_429_with_retry_after_is_waited_out() {
         requests[0], requests[1],
         "the limited request was asked again"
     );
+}
+
+/// A sprint deleted in Jira is reported deleted by the next sync through the server,
+/// while the sprints that did not change are not written again.
+#[tokio::test]
+async fn a_sprint_deleted_in_jira_is_reported_deleted_by_the_next_run() {
+    async fn test(h: &Harness) {
+        let label = h.label;
+        let fake = FakeJira::start(EMAIL, TOKEN).await.expect("fake Jira");
+        let sprints = fake.expected().sprints;
+        let install = h
+            .install_talking_to(
+                "jira",
+                json!({ "site_url": fake.url(), "email": EMAIL, "projects": ["ENG", "OPS"] }),
+                fake.port(),
+                ("jira_api_token", "jira", TOKEN),
+            )
+            .await;
+
+        let first = h.run_of_acme(&install).await;
+        assert_eq!(first["status"], "succeeded", "{label}: {first}");
+        assert_eq!(first["records_deleted"], 0, "{label}: {first}");
+        assert_eq!(
+            h.records_of_acme(&install, "sprints", None).await.len(),
+            sprints,
+            "{label}"
+        );
+
+        assert!(fake.delete_sprint(310));
+        let second = h.run_of_acme(&install).await;
+        assert_eq!(second["status"], "succeeded", "{label}: {second}");
+        assert_eq!(second["records_deleted"], 1, "{label}: {second}");
+        let deleted = h.records_of_acme(&install, "sprints", Some(true)).await;
+        assert_eq!(deleted.len(), 1, "{label}: {deleted:?}");
+        assert_eq!(deleted[0]["key"], "310", "{label}");
+        assert_eq!(
+            deleted[0]["data"]["name"], "Sprint 10",
+            "{label}: its last data stays"
+        );
+        assert_eq!(
+            deleted[0]["run_id"], second["id"],
+            "{label}: the run that saw it gone"
+        );
+        let present = h.records_of_acme(&install, "sprints", Some(false)).await;
+        assert_eq!(present.len(), sprints - 1, "{label}");
+        assert!(
+            present.iter().all(|s| s["run_id"] == first["id"]),
+            "{label}: unchanged sprints are not written again"
+        );
+        for stream in ["users", "boards"] {
+            assert_eq!(
+                h.records_of_acme(&install, stream, Some(true)).await,
+                Vec::<serde_json::Value>::new(),
+                "{label}: every one of the {stream} is still there"
+            );
+        }
+    }
+    on_every_database!(test);
 }

@@ -168,19 +168,6 @@ async fn a_post_message_event_posts_blocks_with_buttons() {
 }
 
 /// Acme's records of `install` in `stream`, filtered by `deleted` when given: the items.
-async fn users_of(h: &Harness, install: &str, stream: &str, deleted: Option<bool>) -> Vec<Value> {
-    let company = &h.acme.company;
-    let filter = deleted.map_or(String::new(), |deleted| format!("&deleted={deleted}"));
-    let page = h
-        .get(&format!(
-            "/api/companies/{company}/records?install={install}&stream={stream}&limit=500{filter}"
-        ))
-        .await
-        .json();
-    assert_eq!(page["next"], Value::Null, "{}: one page", h.label);
-    page["items"].as_array().expect("items").clone()
-}
-
 /// The bar of deletions: a user removed from Slack is reported deleted by the next sync,
 /// while the users that did not change are not written again, and an event run that
 /// emits nothing marks nothing deleted.
@@ -203,7 +190,7 @@ async fn a_user_removed_from_slack_is_reported_deleted_by_the_next_run() {
         assert_eq!(first["status"], "succeeded", "{label}: {first}");
         assert_eq!(first["records_deleted"], 0, "{label}: {first}");
         let users = fake.counts().0;
-        let before = users_of(h, &install, "users", None).await;
+        let before = h.records_of_acme(&install, "users", None).await;
         assert_eq!(before.len(), users, "{label}");
         assert!(before.iter().all(|u| u["deleted_at"].is_null()), "{label}");
 
@@ -211,7 +198,7 @@ async fn a_user_removed_from_slack_is_reported_deleted_by_the_next_run() {
         let second = h.run_of_acme(&install).await;
         assert_eq!(second["status"], "succeeded", "{label}: {second}");
         assert_eq!(second["records_deleted"], 1, "{label}: {second}");
-        let deleted = users_of(h, &install, "users", Some(true)).await;
+        let deleted = h.records_of_acme(&install, "users", Some(true)).await;
         assert_eq!(deleted.len(), 1, "{label}: {deleted:?}");
         assert_eq!(deleted[0]["key"], "U00000007", "{label}");
         assert_eq!(
@@ -228,19 +215,19 @@ async fn a_user_removed_from_slack_is_reported_deleted_by_the_next_run() {
             "{label}: the run that saw it gone"
         );
 
-        let present = users_of(h, &install, "users", Some(false)).await;
+        let present = h.records_of_acme(&install, "users", Some(false)).await;
         assert_eq!(present.len(), users - 1, "{label}");
         assert!(
             present.iter().all(|u| u["run_id"] == first["id"]),
             "{label}: unchanged users are not written again"
         );
         assert_eq!(
-            users_of(h, &install, "channels", Some(true)).await,
+            h.records_of_acme(&install, "channels", Some(true)).await,
             Vec::<Value>::new(),
             "{label}: every channel is still there"
         );
         assert_eq!(
-            users_of(h, &install, "users", None).await.len(),
+            h.records_of_acme(&install, "users", None).await.len(),
             users,
             "{label}: by default the list shows deleted records too"
         );
@@ -268,12 +255,12 @@ async fn a_user_removed_from_slack_is_reported_deleted_by_the_next_run() {
         assert_eq!(event["records_deleted"], 0, "{label}: {event}");
         assert_eq!(fake.posted(), [message], "{label}");
         assert_eq!(
-            users_of(h, &install, "users", Some(true)).await.len(),
+            h.records_of_acme(&install, "users", Some(true)).await.len(),
             1,
             "{label}"
         );
         assert_eq!(
-            users_of(h, &install, "channels", Some(true)).await,
+            h.records_of_acme(&install, "channels", Some(true)).await,
             Vec::<Value>::new(),
             "{label}"
         );

@@ -217,6 +217,15 @@ impl FakeJira {
         lock(&self.data).requests.clone()
     }
 
+    /// Deletes sprint `id`, as `DELETE /rest/agile/1.0/sprint/{id}` does: its board no
+    /// longer lists it. False when there is no such sprint.
+    pub fn delete_sprint(&self, id: u64) -> bool {
+        let mut data = lock(&self.data);
+        let before = data.sprints.len();
+        data.sprints.retain(|sprint| sprint["id"] != id);
+        data.sprints.len() < before
+    }
+
     /// How many of each entity the fake holds now.
     pub fn expected(&self) -> Expected {
         let data = lock(&self.data);
