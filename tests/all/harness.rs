@@ -438,6 +438,39 @@ impl Harness {
         }
     }
 
+    /// Runs a sync of `install` after one item of its full-refresh `stream` (of `total`
+    /// before) left the service, `first` being the sync before: the run succeeded and
+    /// marked exactly `key` deleted, with its last data kept and its own id, and left the
+    /// other items as `first` wrote them. Returns the deleted record.
+    pub async fn sync_seeing_one_item_gone(
+        &self,
+        install: &str,
+        stream: &str,
+        (key, total): (&str, usize),
+        first: &Value,
+    ) -> Value {
+        let label = self.label;
+        let second = self.run_of_acme(install).await;
+        assert_eq!(second["status"], "succeeded", "{label}: {second}");
+        assert_eq!(second["records_deleted"], 1, "{label}: {second}");
+        let mut deleted = self.records_of_acme(install, stream, Some(true)).await;
+        assert_eq!(deleted.len(), 1, "{label}: {deleted:?}");
+        let deleted = deleted.remove(0);
+        assert_eq!(deleted["key"], key, "{label}: {deleted}");
+        assert!(deleted["deleted_at"].is_string(), "{label}: {deleted}");
+        assert_eq!(
+            deleted["run_id"], second["id"],
+            "{label}: the run that saw it gone"
+        );
+        let present = self.records_of_acme(install, stream, Some(false)).await;
+        assert_eq!(present.len(), total - 1, "{label}");
+        assert!(
+            present.iter().all(|r| r["run_id"] == first["id"]),
+            "{label}: unchanged {stream} are not written again"
+        );
+        deleted
+    }
+
     /// Acme's directory of people, read once: a run's people join it before the run's
     /// commit, so once a run is seen finished its people are there. Fails unless it holds
     /// `count` people.
