@@ -15,6 +15,8 @@ const WORKSPACES: &[(&str, &[Component])] = &[
             ("TRIVIAL", "trivial", "guest_trivial"),
             ("HOSTILE", "hostile", "guest_hostile"),
             ("PEOPLE", "people", "guest_people"),
+            ("STATE", "state", "guest_state"),
+            ("API_0_1_0", "api-0-1-0", "guest_api_0_1_0"),
         ],
     ),
     (

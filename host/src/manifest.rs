@@ -9,8 +9,9 @@ use serde_json::Value;
 
 use crate::egress::{HostPattern, SecretBinding, SecretBindings};
 
-/// The interface versions this host can run.
-pub const SUPPORTED_API_VERSIONS: &[&str] = &["0.1.0"];
+/// The interface versions this host can run: 0.1.1 only adds to 0.1.0, so one linker runs
+/// components built against either.
+pub const SUPPORTED_API_VERSIONS: &[&str] = &["0.1.0", "0.1.1"];
 
 /// The name of the custom section `sluice plugin build` embeds the manifest in.
 pub const MANIFEST_SECTION: &str = "sluice-manifest";
@@ -488,15 +489,26 @@ type = "string"
 
     #[test]
     fn unknown_keys_and_api_versions_are_refused() {
-        let error = Manifest::from_toml(
-            &MANIFEST.replace("api_version = \"0.1.0\"", "api_version = \"9.0.0\""),
-        )
-        .expect_err("unsupported version");
-        assert!(
-            error
-                .to_string()
-                .contains("api_version `9.0.0` is not one this host runs")
-        );
+        let with = |api: &str| {
+            Manifest::from_toml(&MANIFEST.replace(
+                "api_version = \"0.1.0\"",
+                &format!("api_version = \"{api}\""),
+            ))
+        };
+        for runs in ["0.1.0", "0.1.1"] {
+            assert_eq!(
+                with(runs).expect("a version this host runs").api_version,
+                runs
+            );
+        }
+        for refused in ["9.0.0", "0.1.2", "0.2.0", "0.1"] {
+            assert_eq!(
+                with(refused).expect_err("unsupported version").to_string(),
+                format!(
+                    "manifest is not valid: api_version `{refused}` is not one this host runs (it runs 0.1.0, 0.1.1)"
+                )
+            );
+        }
         let error =
             Manifest::from_toml(&format!("colour = \"red\"\n{MANIFEST}")).expect_err("unknown key");
         assert!(

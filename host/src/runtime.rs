@@ -44,8 +44,8 @@ pub enum LoadError {
     /// Not a valid WebAssembly component.
     #[error("not a valid WebAssembly component: {0}")]
     Compile(String),
-    /// A component, but not a `sluice:connector` connector.
-    #[error("the component does not fit the sluice:connector@0.1.0 world: {0}")]
+    /// A component, but not a `sluice:connector` connector of a version this host runs.
+    #[error("the component does not fit the sluice:connector world (0.1.0 or 0.1.1): {0}")]
     World(String),
     /// The manifest's configuration schema does not compile.
     #[error(transparent)]
@@ -109,22 +109,23 @@ impl Plugin {
     }
 }
 
-/// The WIT interface through which connectors look people up.
-const PEOPLE_INTERFACE: &str = "sluice:connector/people@0.1.0";
-
 /// Whether `component` imports `people.find`. A component imports only the functions its
-/// code calls, so most connectors do not.
+/// code calls, so most connectors do not. A component names the interface at the version
+/// it was built against, and its imports are looked up by exact name, so each version
+/// this host runs is asked for.
 fn imports_people_find(engine: &Engine, component: &Component) -> bool {
     let ty = component.component_type();
-    let Some(people) = ty.get_import(engine, PEOPLE_INTERFACE) else {
-        return false;
-    };
-    match people.ty {
-        wasmtime::component::types::ComponentItem::ComponentInstance(instance) => {
-            instance.get_export(engine, "find").is_some()
-        }
-        _ => false,
-    }
+    crate::manifest::SUPPORTED_API_VERSIONS
+        .iter()
+        .any(|version| {
+            let interface = format!("sluice:connector/people@{version}");
+            match ty.get_import(engine, &interface).map(|people| people.ty) {
+                Some(wasmtime::component::types::ComponentItem::ComponentInstance(instance)) => {
+                    instance.get_export(engine, "find").is_some()
+                }
+                _ => false,
+            }
+        })
 }
 
 /// Advances the engine's epoch until dropped.

@@ -3,7 +3,7 @@
 #![allow(missing_docs)]
 
 wit_bindgen::generate!({
-    path: "../wit/0.1.0",
+    path: "../wit/0.1.1",
     world: "connector",
     pub_export_macro: true,
     export_macro_name: "__export_connector_world",

@@ -1,7 +1,7 @@
 //! Small key-value state that survives between runs: cursors, ETags.
 //!
-//! Values set during a run are committed together with its records, and only if the run
-//! ends well, so a cursor never runs ahead of the data it stands for.
+//! Values set or deleted during a run are committed together with its records, and only if
+//! the run ends well, so a cursor never runs ahead of the data it stands for.
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -17,6 +17,14 @@ pub fn get(key: &str) -> Option<String> {
 /// Stores `value` under `key` for later runs.
 pub fn set(key: &str, value: &str) {
     host::set(key, value);
+}
+
+/// Removes the value under `key`: [`get`] answers `None` for it from now on, and the run
+/// commits its state without it. Removing a key that holds nothing does nothing.
+///
+/// Needs a host that runs interface 0.1.1 (`api_version = "0.1.1"`).
+pub fn delete(key: &str) {
+    host::delete(key);
 }
 
 /// The value stored under `key`, parsed from JSON.

@@ -124,6 +124,7 @@ pub fn marketplace(dir: &Path) -> PathBuf {
         (guests::TRIVIAL_WASM, guests::TRIVIAL_MANIFEST),
         (guests::HOSTILE_WASM, guests::HOSTILE_MANIFEST),
         (guests::PEOPLE_WASM, guests::PEOPLE_MANIFEST),
+        (guests::STATE_WASM, guests::STATE_MANIFEST),
         (guests::SURVEY_WASM, guests::SURVEY_MANIFEST),
         (guests::SLACK_WASM, guests::SLACK_MANIFEST),
         (guests::GRAFANA_WASM, guests::GRAFANA_MANIFEST),

@@ -29,6 +29,7 @@ mod secret_binding;
 mod server;
 mod signin;
 mod slack;
+mod state;
 mod store;
 mod support;
 mod webhooks;

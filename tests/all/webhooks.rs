@@ -127,6 +127,14 @@ fn button_press(user: &str, channel: &str, ts: &str, answer: &str, trigger: &str
         .finish()
 }
 
+/// The survey install's state as its last run committed it.
+async fn survey_state(h: &Harness, install: &str) -> std::collections::BTreeMap<String, String> {
+    h.store
+        .install_state(&h.acme.company, install)
+        .await
+        .expect("the install's state")
+}
+
 /// Acme's install of the survey against `slack`, with its bot token; its id.
 async fn install_survey(h: &Harness, slack: &FakeSlack) -> String {
     h.install_talking_to_slack(
@@ -850,6 +858,12 @@ async fn a_merged_pull_request_surveys_its_people_in_slack_reveals_their_answers
         let messages = slack.messages();
         assert_eq!(messages[0].0, "D00000001");
         assert_eq!(messages[1].0, "D00000002");
+        let kept = survey_state(h, &survey).await;
+        assert!(
+            kept.contains_key(&format!("survey:{PR}"))
+                && !kept.contains_key(&format!("reviewers:{PR}")),
+            "{label}: the survey awaits answers and names its reviewers: {kept:?}"
+        );
         let surveyed = records(h, &survey, "surveys").await;
         let unmatched = surveyed[PR]["unmatched"].to_string();
         assert!(
@@ -952,6 +966,18 @@ async fn a_merged_pull_request_surveys_its_people_in_slack_reveals_their_answers
         assert!(
             reveal.contains("ailisp (reviewer)") && reveal.contains("Hard"),
             "{reveal}"
+        );
+
+        // Everyone asked has answered: the survey's state is let go, its pull request kept
+        // in the finished ones.
+        let kept = survey_state(h, &survey).await;
+        assert!(
+            !kept.contains_key(&format!("survey:{PR}")),
+            "{label}: {kept:?}"
+        );
+        assert_eq!(
+            kept.get("finished").map(String::as_str),
+            Some(format!("[\"{PR}\"]").as_str())
         );
 
         // The answers are records keyed by pull request and person.

@@ -202,6 +202,15 @@ impl state::Host for RunState {
         self.state.insert(key, value);
         Ok(())
     }
+
+    async fn delete(&mut self, key: String) -> wasmtime::Result<()> {
+        // The run's state is what it commits, so a key gone from it reads as absent for the
+        // rest of the run and is absent from the commit; its room is free again.
+        if let Some(old) = self.state.remove(&key) {
+            self.state_bytes -= key.len() + old.len();
+        }
+        Ok(())
+    }
 }
 
 impl config::Host for RunState {

@@ -9,7 +9,11 @@
 //! whose reviews arrived before the merge (`pull_request_review`) and those still
 //! requested at the merge. A pull request is surveyed once, however often its merge is
 //! delivered. `sync`, on the install's schedule, posts the week's leaderboard.
+//!
+//! State: `reviewers:<pr>` until the merge, `survey:<pr>` while someone asked has not
+//! answered, then only the pull request's name in `finished`.
 
+mod finished;
 mod leaderboard;
 mod survey;
 
@@ -18,6 +22,7 @@ use serde_json::{Value, json};
 use sluice_sdk::people::{self, Identity};
 use sluice_sdk::{Connector, Error, Event, Result, Summary, config, log, records, state};
 
+use finished::{FINISHED, Finished};
 use leaderboard::{Count, TALLY, Tally};
 use sluice_slack_web::Slack;
 use survey::{ButtonValue, Participant, Role, Survey, Unmatched};
@@ -143,7 +148,8 @@ fn pull_request(payload: &Value) -> Result<()> {
         return Ok(());
     }
     let pr = pr_id(payload)?;
-    if state::get(&survey_key(&pr)).is_some() {
+    let finished: Finished = state::get_json(FINISHED)?.unwrap_or_default();
+    if state::get(&survey_key(&pr)).is_some() || finished.contains(&pr) {
         log::info!("{pr} was already surveyed; nobody is asked twice"; pr = pr);
         return Ok(());
     }
@@ -152,6 +158,8 @@ fn pull_request(payload: &Value) -> Result<()> {
     let author = text_at(payload, "/pull_request/user/login")?.to_owned();
     let mut people = vec![(author.clone(), Role::Author)];
     let seen: Vec<String> = state::get_json(&reviewers_key(&pr))?.unwrap_or_default();
+    // A pull request is merged once: from here on its survey names its reviewers.
+    state::delete(&reviewers_key(&pr));
     let requested = payload
         .pointer("/pull_request/requested_reviewers")
         .and_then(Value::as_array)
@@ -186,7 +194,7 @@ fn pull_request(payload: &Value) -> Result<()> {
         }
     }
     records::emit_one("surveys", &pr, &survey.record())?;
-    state::set_json(&survey_key(&pr), &survey)?;
+    keep(&survey)?;
     log::info!(
         "{pr}: asked {}, could not ask {}",
         survey.participants.len(),
@@ -252,7 +260,12 @@ fn button(payload: &Value) -> Result<()> {
     })?;
     let key = survey_key(&value.pr);
     let Some(mut survey) = state::get_json::<Survey>(&key)? else {
-        log::warn!("an answer came for {}, which was never surveyed", value.pr; pr = value.pr);
+        let finished: Finished = state::get_json(FINISHED)?.unwrap_or_default();
+        if finished.contains(&value.pr) {
+            log::info!("{user} answered {} again after everyone asked had answered", value.pr; pr = value.pr);
+        } else {
+            log::warn!("an answer came for {}, which was never surveyed", value.pr; pr = value.pr);
+        }
         return Ok(());
     };
     let Some(index) = survey
@@ -333,7 +346,25 @@ fn button(payload: &Value) -> Result<()> {
         });
     count.answers += 1;
     state::set_json(TALLY, &tally)?;
-    state::set_json(&key, &survey)?;
+    keep(&survey)
+}
+
+/// Keeps `survey` while someone asked may still answer; once nobody can, only that its pull
+/// request was surveyed is kept, so a survey that is over leaves no entry of its own.
+///
+/// That moment, not the leaderboard's: every press after it is by someone who already
+/// answered, and the reveal went out if it ever will; whereas the leaderboard clears a
+/// count of the week's answers, and a survey still waiting for someone must take their
+/// answer whatever week it comes in.
+fn keep(survey: &Survey) -> Result<()> {
+    let key = survey_key(&survey.pr);
+    if survey.awaits_answers() {
+        return state::set_json(&key, survey);
+    }
+    let mut finished: Finished = state::get_json(FINISHED)?.unwrap_or_default();
+    finished.add(&survey.pr);
+    state::set_json(FINISHED, &finished)?;
+    state::delete(&key);
     Ok(())
 }
 

@@ -1,6 +1,6 @@
 //! One pull request's survey: who is asked what, their answers, and the messages that ask
 //! and reveal. Kept in the install's state under `survey:<owner/repo#number>` between the
-//! runs that send it and the runs that take each answer.
+//! runs that send it and the runs that take each answer, as long as it awaits an answer.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -100,6 +100,12 @@ impl Survey {
                 .any(|p| p.role == role && p.answer.is_some())
         };
         answered(Role::Author) && answered(Role::Reviewer)
+    }
+
+    /// Whether someone asked has not answered yet: until then a button press can still
+    /// come back for this survey.
+    pub fn awaits_answers(&self) -> bool {
+        self.participants.iter().any(|p| p.answer.is_none())
     }
 
     /// The record of the `surveys` stream.
@@ -226,6 +232,24 @@ mod tests {
             ])
             .ready_to_reveal()
         );
+    }
+
+    #[test]
+    fn a_survey_awaits_answers_until_everyone_asked_has_answered() {
+        use Role::{Author, Reviewer};
+        assert!(survey(&[(Author, Some("most")), (Reviewer, None)]).awaits_answers());
+        assert!(
+            survey(&[
+                (Author, Some("most")),
+                (Reviewer, Some("easy")),
+                (Reviewer, None)
+            ])
+            .awaits_answers(),
+            "revealed, but a reviewer may still answer"
+        );
+        assert!(!survey(&[(Author, Some("most")), (Reviewer, Some("hard"))]).awaits_answers());
+        assert!(!survey(&[(Author, Some("none"))]).awaits_answers());
+        assert!(!survey(&[]).awaits_answers(), "nobody could be asked");
     }
 
     #[test]
