@@ -209,7 +209,7 @@ async fn a_fresh_clone_serves_the_bundled_connectors_and_the_quick_start_syncs_g
 }
 
 /// A connector crate of the bundled workspace in `sources`, listed in `marketplace`.
-fn bundled_crate(sources: &Path, marketplace: &Path, name: &str, code: &str) {
+pub(crate) fn bundled_crate(sources: &Path, marketplace: &Path, name: &str, code: &str) {
     let dir = sources.join(name);
     std::fs::create_dir_all(dir.join("src")).expect("mkdir");
     std::fs::write(
