@@ -70,6 +70,19 @@ fn build(workspace: &Path, target: &Path) {
         ])
         .arg(target)
         .current_dir(workspace);
+    // The flag `sluice` adds when it builds connectors (`cargo_home_remap` in
+    // host/src/cli/plugin_build.rs): the same flags, so `serve` in the tests finds these
+    // builds fresh, and the same bytes.
+    let home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::home_dir().map(|home| home.join(".cargo")));
+    if let Some(home) = home {
+        let flag = format!("--remap-path-prefix={}=/cargo", home.display());
+        command.arg("--config").arg(format!(
+            "target.wasm32-wasip2.rustflags=[{}]",
+            toml::Value::String(flag)
+        ));
+    }
     // The outer build's flags are for the host target, not for wasm.
     for var in [
         "RUSTFLAGS",

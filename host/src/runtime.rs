@@ -319,6 +319,7 @@ impl Runtime {
             .allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false)
+            .max_random_size(self.limits.random_bytes)
             .build();
         let state = RunState {
             wasi,
@@ -514,7 +515,10 @@ fn classify_trap(trap: &wasmtime::Error, writer: &LogWriter) -> RunError {
     }
     match trap.downcast_ref::<wasmtime::Trap>() {
         Some(code) => RunError::Crashed(code.to_string()),
-        None => RunError::Crashed(trap.to_string()),
+        // A WASI call that refused (a random-bytes request over the cap): wasmtime wraps
+        // the refusal in its backtrace, which is already in the log; the words are the
+        // refusal's own.
+        None => RunError::Crashed(trap.root_cause().to_string()),
     }
 }
 

@@ -11,17 +11,32 @@ use crate::support::{Run, run_connector};
 
 const TOKEN: &str = "ghp_canaryCopilot0123456789abcdefghijkl";
 
+/// Runs the connector against `fake`: the API on one origin, the report files on another,
+/// each granted.
 async fn run(fake: &FakeCopilot, dir: &Path) -> Run {
-    let config = json!({ "org": "acme", "api_base_url": fake.url(), "backfill_days": 5 });
+    let config = json!({
+        "org": "acme",
+        "api_base_url": fake.url(),
+        "report_storage_url": fake.storage_url(),
+        "backfill_days": 5,
+    });
     let secret = format!("github_token={TOKEN}");
-    let grant = format!("127.0.0.1:{}", fake.port());
+    let api = format!("127.0.0.1:{}", fake.port());
+    let storage = format!("127.0.0.1:{}", fake.storage_port());
     run_connector(
         guests::COPILOT_WASM,
         guests::COPILOT_MANIFEST,
         dir,
         &dir.join("state.json"),
         &config,
-        &["--secret", &secret, "--allow-private-host", &grant],
+        &[
+            "--secret",
+            &secret,
+            "--allow-private-host",
+            &api,
+            "--allow-private-host",
+            &storage,
+        ],
     )
     .await
 }
@@ -58,9 +73,17 @@ async fn daily_reports_and_seats_are_read_once() {
         );
     }
     assert_eq!(
+        fake.requests()
+            .iter()
+            .filter(|r| r.starts_with("/reports/"))
+            .count(),
+        3,
+        "each day's report file read from the other origin"
+    );
+    assert_eq!(
         fake.downloads_with_token(),
         0,
-        "the token never goes to the signed report links"
+        "no Authorization header reaches the report files' origin"
     );
     assert_eq!(
         fake.downloads_refused(),
@@ -187,4 +210,42 @@ async fn a_rejected_token_is_an_auth_error_naming_github() {
         run.stderr()
     );
     assert!(run.stderr().contains("Bad credentials"), "{}", run.stderr());
+}
+
+#[tokio::test]
+async fn the_report_files_origin_refuses_a_link_unsigned_or_altered() {
+    let fake = FakeCopilot::start(TOKEN, Reports::LastThreeDays)
+        .await
+        .expect("fake");
+    let client = reqwest::Client::new();
+    let day = days_ago(1);
+    let links: serde_json::Value = client
+        .get(format!(
+            "{}/orgs/acme/copilot/metrics/reports/organization-1-day?day={day}",
+            fake.url()
+        ))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .expect("links")
+        .json()
+        .await
+        .expect("JSON");
+    let link = links["download_links"][0]
+        .as_str()
+        .expect("a link")
+        .to_owned();
+    assert!(
+        link.starts_with(&format!("{}/reports/{day}.ndjson?", fake.storage_url())),
+        "{link}"
+    );
+    let status = |url: String| {
+        let client = client.clone();
+        async move { client.get(url).send().await.expect("download").status() }
+    };
+    assert_eq!(status(link.clone()).await, 200);
+    let unsigned = link.split("&sig=").next().expect("the query").to_owned();
+    assert_eq!(status(unsigned).await, 403);
+    assert_eq!(status(link.replace(&day, &days_ago(2))).await, 403);
+    assert_eq!(fake.downloads_refused(), 2);
 }

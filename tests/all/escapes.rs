@@ -245,6 +245,43 @@ async fn a_gigantic_note_or_error_is_cut_to_a_log_lines_length() {
 }
 
 #[tokio::test]
+async fn random_bytes_are_capped_per_call_before_the_host_draws_them() {
+    let runtime = tight_runtime();
+    let cap = sluice::runtime::Limits::default().random_bytes;
+    let (outcome, _) = attempt(
+        &runtime,
+        json!({ "behaviour": "random-bytes", "count": cap }),
+        Grants::default(),
+    )
+    .await;
+    assert_eq!(outcome.status, RunStatus::Succeeded, "{:?}", outcome.error);
+    assert_eq!(state_of(&outcome, "random-bytes"), cap.to_string());
+    // One byte more, and WASI's own default cap (64 MiB), are refused whole: the run ends
+    // naming the request, and the host never drew the bytes.
+    for asked in [cap + 1, 64 << 20] {
+        let (outcome, log) = attempt(
+            &runtime,
+            json!({ "behaviour": "random-bytes", "count": asked }),
+            Grants::default(),
+        )
+        .await;
+        assert_eq!(outcome.status, RunStatus::Failed);
+        assert_eq!(
+            error_of(&outcome),
+            Some(format!(
+                "the connector crashed: requested len {asked} exceeds limit {cap}"
+            )),
+            "{log}"
+        );
+        assert!(
+            log.contains("[host] error while executing at wasm backtrace:"),
+            "where it asked is in the log: {log}"
+        );
+    }
+    assert_still_serving(&runtime).await;
+}
+
+#[tokio::test]
 async fn a_note_larger_than_the_guests_memory_stops_at_the_memory_cap() {
     let runtime = tight_runtime();
     let (outcome, _) = attempt(

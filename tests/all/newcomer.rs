@@ -1,8 +1,10 @@
 //! A newcomer's first run, as the README's Quick start tells it: `sluice serve` on a fresh
 //! data folder builds and publishes the connectors that ship with Sluice and says how to
 //! create the first company; `sluice admin bootstrap` says what to do next; its steps sync
-//! GitHub (here the fake one). A connector that fails to build is listed with its error.
-//! The log is plain text when it does not go to a terminal.
+//! GitHub (here the fake one), and leaves the committed marketplace as it was: what a fresh
+//! clone builds, wherever it lies, is what the repository published. A connector that
+//! fails to build is listed with its error. The log is plain text when it does not go to a
+//! terminal.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -45,6 +47,81 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
         }
     }
     files
+}
+
+#[test]
+fn every_crate_the_bundled_connectors_build_from_the_checkout_is_inside_their_folder() {
+    // Cargo names a crate of the checkout in its build hashes by its path relative to the
+    // connectors' workspace when it lies inside it, by its absolute path otherwise: one
+    // crate outside would make the connectors' bytes, and their digests, depend on where
+    // the repository was cloned.
+    let plugins = repository().join("plugins");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let output = std::process::Command::new(cargo)
+        .args(["metadata", "--format-version", "1", "--locked"])
+        .current_dir(&plugins)
+        .output()
+        .expect("run cargo metadata");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let metadata: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let root = metadata["workspace_root"].as_str().expect("workspace_root");
+    let local: Vec<&str> = metadata["packages"]
+        .as_array()
+        .expect("packages")
+        .iter()
+        .filter(|package| package["source"].is_null())
+        .map(|package| package["manifest_path"].as_str().expect("manifest_path"))
+        .collect();
+    assert!(
+        local
+            .iter()
+            .any(|path| path.ends_with("sluice-sdk/Cargo.toml")),
+        "the SDK is among them: {local:?}"
+    );
+    let outside: Vec<&&str> = local
+        .iter()
+        .filter(|path| !Path::new(path).starts_with(root))
+        .collect();
+    assert!(outside.is_empty(), "outside {root}: {outside:?}");
+}
+
+#[test]
+fn the_connectors_name_no_folder_of_the_machine_that_built_them() {
+    let mut folders = vec![repository().display().to_string()];
+    if let Some(home) = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::home_dir().map(|home| home.join(".cargo")))
+    {
+        folders.push(home.display().to_string());
+    }
+    for wasm in [
+        sluice_tests::guests::COPILOT_WASM,
+        sluice_tests::guests::GITHUB_WASM,
+        sluice_tests::guests::GRAFANA_WASM,
+        sluice_tests::guests::JIRA_WASM,
+        sluice_tests::guests::SLACK_WASM,
+        sluice_tests::guests::SURVEY_WASM,
+    ] {
+        let bytes = std::fs::read(wasm).expect("a built connector");
+        for folder in &folders {
+            assert!(
+                !bytes
+                    .windows(folder.len())
+                    .any(|window| window == folder.as_bytes()),
+                "{wasm} names {folder}"
+            );
+        }
+        assert!(
+            bytes
+                .windows(b"/cargo/registry/src/".len())
+                .any(|window| window == b"/cargo/registry/src/"),
+            "{wasm} names its crates.io sources from /cargo"
+        );
+    }
 }
 
 /// Starts `sluice serve` and waits for it, allowing for a build of the connectors.
@@ -100,6 +177,14 @@ async fn a_fresh_clone_serves_the_bundled_connectors_and_the_quick_start_syncs_g
             "{name} is built on first start: {first_start}"
         );
     }
+    // What a fresh clone builds is what the repository publishes: the index serve wrote is
+    // the committed one, so a first `sluice serve` leaves `git status` clean.
+    assert_eq!(
+        std::fs::read_to_string(marketplace.join("index.toml")).expect("index"),
+        std::fs::read_to_string(repo.join("marketplace/index.toml")).expect("committed index"),
+        "the connectors build other bytes than marketplace/index.toml records: publish them again \
+         (`sluice marketplace publish plugins/NAME`), or find what made the build depend on where it ran"
+    );
 
     let output = sluice(
         [
@@ -209,7 +294,7 @@ async fn a_fresh_clone_serves_the_bundled_connectors_and_the_quick_start_syncs_g
 }
 
 /// A connector crate of the bundled workspace in `sources`, listed in `marketplace`.
-fn bundled_crate(sources: &Path, marketplace: &Path, name: &str, code: &str) {
+pub(crate) fn bundled_crate(sources: &Path, marketplace: &Path, name: &str, code: &str) {
     let dir = sources.join(name);
     std::fs::create_dir_all(dir.join("src")).expect("mkdir");
     std::fs::write(

@@ -464,3 +464,45 @@ async fn serve_refuses_a_bad_setting_in_the_environment_and_names_it_once() {
         );
     }
 }
+
+#[tokio::test]
+async fn serve_builds_the_bundled_connectors_that_the_environment_names() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sources = dir.path().join("sources");
+    let marketplace = dir.path().join("marketplace");
+    std::fs::create_dir_all(&sources).expect("mkdir");
+    std::fs::write(
+        sources.join("Cargo.toml"),
+        "[workspace]\nresolver = \"3\"\nmembers = [\"hollow\"]\n",
+    )
+    .expect("write");
+    crate::newcomer::bundled_crate(&sources, &marketplace, "hollow", "");
+    let log = dir.path().join("serve.log");
+    // No `--bundled-connectors`: the folder comes from the environment alone, and the
+    // default (`plugins` in the working directory) does not exist here.
+    let (mut command, base) = crate::process::serve_command(&[], &log);
+    command
+        .current_dir(dir.path())
+        .env("SLUICE_BUNDLED_CONNECTORS", &sources)
+        .env("SLUICE_DATA_DIR", dir.path().join("data"))
+        .env("SLUICE_MARKETPLACE", &marketplace)
+        .env("CARGO_TARGET_DIR", dir.path().join("target"))
+        .env("NO_COLOR", "1");
+    let server = crate::process::start(command, base, std::time::Duration::from_secs(600)).await;
+    server.kill();
+    let text = std::fs::read_to_string(&log).expect("log");
+    assert!(
+        text.contains(&format!("sources={}", sources.display()))
+            && text.contains("connector built and published progress=1/1 connector=hollow"),
+        "{text}"
+    );
+    let artifact = std::fs::read(marketplace.join("hollow/0.1.0/hollow.wasm")).expect("built");
+    let index = std::fs::read_to_string(marketplace.join("index.toml")).expect("index");
+    assert!(
+        index.contains(&format!(
+            "sha256 = \"{}\"",
+            sluice::marketplace::sha256_hex(&artifact)
+        )),
+        "the index records what was built: {index}"
+    );
+}

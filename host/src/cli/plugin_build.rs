@@ -96,6 +96,22 @@ pub(super) struct CargoBuilt {
     pub(super) succeeded: bool,
 }
 
+/// Cargo's `--config` that names cargo's home folder `/cargo` in what rustc writes.
+///
+/// A connector's panic messages name the source files of its crates.io dependencies, which
+/// cargo keeps under its home folder (`$CARGO_HOME`, `~/.cargo` by default): a path that
+/// differs from one machine or user to another, and with it the connector's bytes and
+/// digest. The flag joins the target's own `rustflags` (the connectors' stack size); a
+/// crate that sets only `build.rustflags` has them replaced, as target flags always do.
+/// `tests/build.rs` passes the same flag, so the suite's build and this one share their work.
+fn cargo_home_remap() -> Option<String> {
+    let home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::home_dir().map(|home| home.join(".cargo")))?;
+    let flag = toml::Value::String(format!("--remap-path-prefix={}=/cargo", home.display()));
+    Some(format!("target.wasm32-wasip2.rustflags=[{flag}]"))
+}
+
 /// Runs `cargo build --release --target wasm32-wasip2` in `dir` (with `--keep-going`
 /// when asked, so one broken crate of a workspace does not stop the others) and reads
 /// what it made from its JSON messages. Cargo's own progress and rustc's messages go to
@@ -112,6 +128,9 @@ pub(super) fn cargo_build_components(dir: &Path, keep_going: bool) -> anyhow::Re
     ]);
     if keep_going {
         command.arg("--keep-going");
+    }
+    if let Some(remap) = cargo_home_remap() {
+        command.arg("--config").arg(remap);
     }
     let mut child = command
         .current_dir(dir)

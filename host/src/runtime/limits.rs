@@ -44,6 +44,10 @@ pub struct Limits {
     pub state_bytes: usize,
     /// Most identities one run may report.
     pub identities: usize,
+    /// Most bytes one WASI `get-random-bytes` (or insecure) call may ask for. The host
+    /// fills the whole buffer before the guest's memory cap can refuse the copy, so WASI's
+    /// own default (64 MiB) would let one call make the host allocate that much.
+    pub random_bytes: u64,
     /// Caps on outbound HTTP.
     pub egress: EgressLimits,
 }
@@ -67,6 +71,7 @@ impl Default for Limits {
             state_entries: 10_000,
             state_bytes: 16 << 20,
             identities: 100_000,
+            random_bytes: 64 << 10,
             egress: EgressLimits::default(),
         }
     }

@@ -1,8 +1,9 @@
 //! A fake of GitHub's Copilot APIs on 127.0.0.1: seats (paged by `link`) and the
 //! organisation's 1-day usage-metrics reports — `download_links` to signed, time-limited
-//! report files (NDJSON) whose signature the file server checks as a storage service does,
-//! refusing a link altered or expired with 403 `AuthenticationFailed` — 204 for days
-//! without a report, 403 when the metrics policy is off.
+//! report files (NDJSON) on a second origin, as GitHub's point to its storage service, whose
+//! file server checks the signature as a storage service does, refusing a link unsigned,
+//! altered or expired with 403 `AuthenticationFailed` — 204 for days without a report, 403
+//! when the metrics policy is off.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -37,6 +38,8 @@ pub const SEATS: usize = 130;
 struct Data {
     token: String,
     reports: Reports,
+    /// The port of the report files' origin.
+    storage_port: u16,
     downloads_with_token: usize,
     /// Report downloads refused: a signature that does not match, or an expired link.
     downloads_refused: usize,
@@ -47,9 +50,10 @@ struct Data {
 
 type Shared = Arc<Mutex<Data>>;
 
-/// A running fake.
+/// A running fake: the API on one port, the report files on another.
 pub struct FakeCopilot {
     port: u16,
+    storage_port: u16,
     data: Shared,
 }
 
@@ -83,21 +87,30 @@ impl FakeCopilot {
         let data = Arc::new(Mutex::new(Data {
             token: token.to_owned(),
             reports,
+            storage_port: 0,
             downloads_with_token: 0,
             downloads_refused: 0,
             requests: Vec::new(),
             asked: BTreeMap::new(),
         }));
+        let storage = Router::new()
+            .route("/reports/{file}", get(report_file))
+            .with_state(data.clone());
+        let storage_port = super::serve(storage).await?;
+        lock(&data).storage_port = storage_port;
         let app = Router::new()
             .route("/orgs/{org}/copilot/billing/seats", get(seats))
             .route(
                 "/orgs/{org}/copilot/metrics/reports/organization-1-day",
                 get(report_links),
             )
-            .route("/reports/{file}", get(report_file))
             .with_state(data.clone());
         let port = super::serve(app).await?;
-        Ok(FakeCopilot { port, data })
+        Ok(FakeCopilot {
+            port,
+            storage_port,
+            data,
+        })
     }
 
     /// The API base URL.
@@ -108,6 +121,16 @@ impl FakeCopilot {
     /// The port it listens on.
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The report files' origin, which the report links point to.
+    pub fn storage_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.storage_port)
+    }
+
+    /// The port the report files' origin listens on.
+    pub fn storage_port(&self) -> u16 {
+        self.storage_port
     }
 
     /// How many report downloads carried an `authorization` header (there must be none).
@@ -240,12 +263,12 @@ async fn report_links(
         .map(ToString::to_string)
         .unwrap_or_default();
     let day = q.get("day").cloned().unwrap_or_default();
-    let (reports, asked) = match log_and_authorise(&data, target, &headers) {
+    let (reports, asked, storage_port) = match log_and_authorise(&data, target, &headers) {
         Ok(mut data) => {
             let asked = data.asked.entry(day.clone()).or_default();
             *asked += 1;
             let asked = *asked;
-            (data.reports, asked)
+            (data.reports, asked, data.storage_port)
         }
         Err(denied) => return *denied,
     };
@@ -257,8 +280,8 @@ async fn report_links(
     match reports {
         Reports::Forbidden => (StatusCode::FORBIDDEN, Json(json!({ "message": "Copilot Usage Metrics API setting is disabled at the organization or enterprise level.", "status": "403" }))).into_response(),
         _ if published => {
-            let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("127.0.0.1");
-            Json(json!({ "download_links": [signed_link(host, &format!("/reports/{day}.ndjson"))], "report_day": day })).into_response()
+            let storage = format!("127.0.0.1:{storage_port}");
+            Json(json!({ "download_links": [signed_link(&storage, &format!("/reports/{day}.ndjson"))], "report_day": day })).into_response()
         }
         _ => StatusCode::NO_CONTENT.into_response(),
     }

@@ -154,6 +154,14 @@ impl Connector for Hostile {
                 let keyed = std::collections::hash_map::RandomState::new().hash_one("sluice");
                 state::set("random", &keyed.to_string());
             }
+            "random-bytes" => {
+                // WASI's own call, not the standard library's 16-byte draws: one request
+                // for `count` bytes at once.
+                let count = u64::try_from(config.count()?)
+                    .map_err(|e| Error::Config(format!("`count`: {e}")))?;
+                let bytes = wasip2::random::random::get_random_bytes(count);
+                state::set("random-bytes", &bytes.len().to_string());
+            }
             "stdout-flood" => {
                 for i in 0u64.. {
                     println!("stdout line {i}");
