@@ -4,17 +4,8 @@
 //!
 //! Records are most of what the store ever writes, so they go through each database's own
 //! driver the way that database takes rows fastest: SQLite in multi-row VALUES with
-//! anonymous placeholders and an upsert, PostgreSQL as three array parameters unnested
-//! into one statement that updates the records it already has and inserts the rest.
-//! PostgreSQL's `ON CONFLICT` is not used there: it locks (and so writes) every
-//! conflicting row before its `WHERE` decides nothing changed, and its speculative
-//! insertion costs a second pass over the key's index for each new record (README's
-//! store benchmark has the figures). An install runs one run at a time (the queue's
-//! rule) and only the attempt holding it commits (the fence locks the run's row until
-//! the commit ends), so nothing inserts one of its keys between the statement's look and
-//! its insert; if anything ever did, the unique key refuses it and the commit fails
-//! whole. Each record's JSON is kept as the bytes the connector produced; the runtime
-//! checked it.
+//! anonymous placeholders, PostgreSQL as three array parameters unnested into one INSERT.
+//! Each record's JSON is kept as the bytes the connector produced; the runtime checked it.
 //!
 //! A successful sync also tells which of its streams it emitted whole (the manifest's
 //! `full_refresh`): the records of such a stream that it did not emit are marked deleted
@@ -46,8 +37,8 @@ use crate::runtime::{EmittedRecord, LogLine};
 /// Records per multi-row INSERT on SQLite: 3 values each, far below its 32,766 parameters.
 const SQLITE_RECORDS_PER_INSERT: usize = 1_000;
 
-/// Records per statement on PostgreSQL: bounds the size of one message.
-const POSTGRES_RECORDS_PER_STATEMENT: usize = 10_000;
+/// Records per INSERT on PostgreSQL: bounds the size of one message, not the statement.
+const POSTGRES_RECORDS_PER_INSERT: usize = 10_000;
 
 const MARK_FINISHED: &str = "UPDATE runs SET status = $1, finished_at = $2, records_written = $3, \
      http_requests = $4, peak_memory_bytes = $5, log_lines = $6, dropped_log_lines = $7, error = $8, \
@@ -63,7 +54,7 @@ const QUEUE_RETRY: &str = "INSERT INTO runs (id, company_id, install_id, plugin,
 
 /// An emitted record replaces the kept one only when it differs or the kept one was
 /// marked deleted: re-emitting what the store already has costs no write.
-const SQLITE_UPSERT_CONFLICT: &str = " ON CONFLICT (company_id, install_id, stream, record_key) DO UPDATE SET \
+const UPSERT_RECORDS: &str = " ON CONFLICT (company_id, install_id, stream, record_key) DO UPDATE SET \
      data = excluded.data, run_id = excluded.run_id, updated_at = excluded.updated_at, deleted_at = NULL \
      WHERE records.data <> excluded.data OR records.deleted_at IS NOT NULL";
 
@@ -119,20 +110,10 @@ const POSTGRES_MARK_DELETED: &str = "UPDATE records SET deleted_at = $1, updated
      AND NOT EXISTS (SELECT 1 FROM UNNEST($6::text[]) AS emitted (record_key) \
      WHERE emitted.record_key = records.record_key)";
 
-/// Writes a chunk of emitted records (three text arrays: streams, keys, JSON): a kept
-/// record is updated only when its data differs or it was marked deleted, so re-emitting
-/// what the store already has costs no write; a key the install does not have yet is
-/// inserted. Both read the rows as they were before the statement.
-const POSTGRES_WRITE_RECORDS: &str = "WITH emitted AS (\
-     SELECT * FROM UNNEST($5::text[], $6::text[], $7::text[]) AS e (stream, record_key, data)), \
-     changed AS (UPDATE records AS r SET data = e.data, run_id = $3, updated_at = $4, deleted_at = NULL \
-     FROM emitted AS e WHERE r.company_id = $1 AND r.install_id = $2 \
-     AND r.stream = e.stream AND r.record_key = e.record_key \
-     AND (r.data <> e.data OR r.deleted_at IS NOT NULL)) \
-     INSERT INTO records (company_id, install_id, stream, record_key, data, run_id, updated_at) \
-     SELECT $1, $2, e.stream, e.record_key, e.data, $3, $4 FROM emitted AS e \
-     WHERE NOT EXISTS (SELECT 1 FROM records AS r WHERE r.company_id = $1 AND r.install_id = $2 \
-     AND r.stream = e.stream AND r.record_key = e.record_key)";
+const POSTGRES_UPSERT_RECORDS: &str = "INSERT INTO records \
+     (company_id, install_id, stream, record_key, data, run_id, updated_at) \
+     SELECT $1, $2, r.stream, r.record_key, r.data, $3, $4 \
+     FROM UNNEST($5::text[], $6::text[], $7::text[]) AS r (stream, record_key, data)";
 
 impl Store {
     /// Commits how a run ended, in one transaction with the records it wrote, the state
@@ -273,7 +254,7 @@ impl Commit<'_> {
             script.bind(self.run.id.clone())?;
             script.bind(self.now)?;
             self.fence(&mut script)?;
-            script.push(SQLITE_UPSERT_CONFLICT);
+            script.push(UPSERT_RECORDS);
             script.push("; ");
             if full {
                 script.end_call();
@@ -381,11 +362,12 @@ impl Commit<'_> {
             tx.rollback().await?;
             return Ok(false);
         }
-        for chunk in self.records.chunks(POSTGRES_RECORDS_PER_STATEMENT) {
+        let sql = format!("{POSTGRES_UPSERT_RECORDS}{UPSERT_RECORDS}");
+        for chunk in self.records.chunks(POSTGRES_RECORDS_PER_INSERT) {
             let column = |field: fn(&EmittedRecord) -> &str| -> Vec<&str> {
                 chunk.iter().map(|record| field(record)).collect()
             };
-            sqlx::query::<Postgres>(POSTGRES_WRITE_RECORDS)
+            sqlx::query::<Postgres>(&sql)
                 .bind(self.run.company_id.as_str())
                 .bind(self.run.install_id.as_str())
                 .bind(self.run.id.as_str())
