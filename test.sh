@@ -5,11 +5,11 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 toolchain="$(sed -n 's/^channel *= *"\(.*\)"/\1/p' rust-toolchain.toml)"
-if ! rustup +"$toolchain" target list --installed 2>/dev/null | grep -qx wasm32-wasip2; then
+if ! rustup +"$toolchain" target list --installed | grep -qx wasm32-wasip2; then
     echo "installing the wasm32-wasip2 target for $toolchain"
     rustup target add --toolchain "$toolchain" wasm32-wasip2
 fi
-if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+if [ -z "$(command -v chromium)" ] || [ -z "$(command -v chromedriver)" ]; then
     echo "installing Debian's chromium and chromium-driver for the console's browser tests"
     sudo=""
     if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
