@@ -393,23 +393,31 @@ impl Harness {
             )
             .await;
         assert!(secret.status.is_success(), "{}", secret.text());
-        let install = self
+        self.install_of_acme(serde_json::json!({
+            "plugin": plugin,
+            "config": config,
+            "grants": {
+                "private_hosts": [format!("127.0.0.1:{port}")],
+                "secrets": { slot: name }
+            }
+        }))
+        .await
+    }
+
+    /// Installs into acme what `install` (the body of `POST …/installs`) says, as its
+    /// owner; fails unless it is created. Its id.
+    pub async fn install_of_acme(&self, install: Value) -> String {
+        let company = &self.acme.company;
+        let answer = self
             .call(
                 Method::POST,
                 &format!("/api/companies/{company}/installs"),
-                owner,
-                Some(serde_json::json!({
-                    "plugin": plugin,
-                    "config": config,
-                    "grants": {
-                        "private_hosts": [format!("127.0.0.1:{port}")],
-                        "secrets": { slot: name }
-                    }
-                })),
+                Some(self.acme.token.as_str()),
+                Some(install),
             )
             .await;
-        assert_eq!(install.status, StatusCode::CREATED, "{}", install.text());
-        install.json()["id"].as_str().expect("an id").to_owned()
+        assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.text());
+        answer.json()["id"].as_str().expect("an id").to_owned()
     }
 
     /// Acme's records of `stream` from `install`, every page of them: all, or only those

@@ -14,17 +14,8 @@ use crate::harness::{Harness, databases, on_every_database};
 
 /// Installs the trivial connector into acme with `config`; its id.
 pub(crate) async fn install_trivial(h: &Harness, config: Value) -> String {
-    let company = &h.acme.company;
-    let answer = h
-        .call(
-            Method::POST,
-            &format!("/api/companies/{company}/installs"),
-            Some(&h.acme.token),
-            Some(json!({ "plugin": "trivial", "config": config })),
-        )
-        .await;
-    assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.text());
-    answer.json()["id"].as_str().expect("install id").to_owned()
+    h.install_of_acme(json!({ "plugin": "trivial", "config": config }))
+        .await
 }
 
 /// Every run of an install, oldest first.

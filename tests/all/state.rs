@@ -42,12 +42,8 @@ async fn a_deleted_key_reads_as_absent_in_its_run_and_is_gone_from_the_state_it_
         let label = h.label;
         let company = &h.acme.company;
         let owner = Some(h.acme.token.as_str());
-        let installed = h
-            .call(
-                Method::POST,
-                &format!("/api/companies/{company}/installs"),
-                owner,
-                Some(json!({ "plugin": "state", "config": { "steps": [
+        let install = h
+            .install_of_acme(json!({ "plugin": "state", "config": { "steps": [
                     { "set": ["a", "1"] },
                     { "set": ["b", "2"] },
                     { "set": ["c", "3"] },
@@ -57,16 +53,8 @@ async fn a_deleted_key_reads_as_absent_in_its_run_and_is_gone_from_the_state_it_
                     { "get": "a" },
                     { "get": "b" },
                     { "get": "never-set" }
-                ] } })),
-            )
+                ] } }))
             .await;
-        assert_eq!(
-            installed.status,
-            StatusCode::CREATED,
-            "{}",
-            installed.text()
-        );
-        let install = installed.json()["id"].as_str().expect("an id").to_owned();
 
         // The first run sets three keys, deletes one of them and one that was never set.
         let first = h.run_of_acme(&install).await;

@@ -498,22 +498,15 @@ async fn github_deliveries_are_verified_kept_once_and_queued_for_the_installs_th
 
         // Every install of the company that handles the event gets a run of it.
         let second = h
-            .call(
-                Method::POST,
-                &format!("/api/companies/{company}/installs"),
-                Some(&h.acme.token),
-                Some(json!({
-                    "plugin": "survey",
-                    "config": { "slack_api_base_url": slack.url() },
-                    "grants": {
-                        "private_hosts": [format!("127.0.0.1:{}", slack.port())],
-                        "secrets": { "slack_bot_token": "slack-bot" }
-                    }
-                })),
-            )
+            .install_of_acme(json!({
+                "plugin": "survey",
+                "config": { "slack_api_base_url": slack.url() },
+                "grants": {
+                    "private_hosts": [format!("127.0.0.1:{}", slack.port())],
+                    "secrets": { "slack_bot_token": "slack-bot" }
+                }
+            }))
             .await;
-        assert_eq!(second.status, StatusCode::CREATED, "{}", second.text());
-        let second = second.json()["id"].as_str().expect("id").to_owned();
         let fanned = github_delivery(
             h,
             &install,
@@ -748,15 +741,8 @@ async fn a_merged_pull_request_surveys_its_people_in_slack_reveals_their_answers
 
         // The directory: four GitHub logins seen by a run; two linked to Slack by an admin.
         let people = h
-            .call(
-                Method::POST,
-                &format!("/api/companies/{company}/installs"),
-                owner,
-                Some(json!({ "plugin": "people", "config": { "logins": ["byao1276", "ailisp", "octocat"] } })),
-            )
+            .install_of_acme(json!({ "plugin": "people", "config": { "logins": ["byao1276", "ailisp", "octocat"] } }))
             .await;
-        assert_eq!(people.status, StatusCode::CREATED, "{}", people.text());
-        let people = people.json()["id"].as_str().expect("id").to_owned();
         assert_eq!(h.run_of_acme(&people).await["status"], "succeeded");
         let directory = h.directory_of_acme(3).await;
         for (login, slack_user) in [("byao1276", "U00000001"), ("ailisp", "U00000002")] {
