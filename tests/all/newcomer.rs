@@ -293,8 +293,29 @@ async fn a_fresh_clone_serves_the_bundled_connectors_and_the_quick_start_syncs_g
     server.kill();
 }
 
+/// A bundled workspace in `dir/sources` whose members are connector crates with these
+/// names and code, each listed in `dir/marketplace`; the two folders.
+pub(crate) fn bundled_workspace(dir: &Path, crates: &[(&str, &str)]) -> (PathBuf, PathBuf) {
+    let sources = dir.join("sources");
+    let marketplace = dir.join("marketplace");
+    std::fs::create_dir_all(&sources).expect("mkdir");
+    let members: Vec<String> = crates.iter().map(|(name, _)| format!("{name:?}")).collect();
+    std::fs::write(
+        sources.join("Cargo.toml"),
+        format!(
+            "[workspace]\nresolver = \"3\"\nmembers = [{}]\n",
+            members.join(", ")
+        ),
+    )
+    .expect("write");
+    for (name, code) in crates {
+        bundled_crate(&sources, &marketplace, name, code);
+    }
+    (sources, marketplace)
+}
+
 /// A connector crate of the bundled workspace in `sources`, listed in `marketplace`.
-pub(crate) fn bundled_crate(sources: &Path, marketplace: &Path, name: &str, code: &str) {
+fn bundled_crate(sources: &Path, marketplace: &Path, name: &str, code: &str) {
     let dir = sources.join(name);
     std::fs::create_dir_all(dir.join("src")).expect("mkdir");
     std::fs::write(
@@ -326,16 +347,10 @@ pub(crate) fn bundled_crate(sources: &Path, marketplace: &Path, name: &str, code
 async fn a_changed_connector_is_published_again_and_one_that_fails_to_build_is_listed_with_its_error()
  {
     let dir = tempfile::tempdir().expect("tempdir");
-    let sources = dir.path().join("sources");
-    let marketplace = dir.path().join("marketplace");
-    std::fs::create_dir_all(&sources).expect("mkdir");
-    std::fs::write(
-        sources.join("Cargo.toml"),
-        "[workspace]\nresolver = \"3\"\nmembers = [\"broken\", \"hollow\"]\n",
-    )
-    .expect("write");
-    bundled_crate(&sources, &marketplace, "broken", "pub fn sync( {}\n");
-    bundled_crate(&sources, &marketplace, "hollow", "");
+    let (sources, marketplace) = bundled_workspace(
+        dir.path(),
+        &[("broken", "pub fn sync( {}\n"), ("hollow", "")],
+    );
     let data = dir.path().join("data");
     let args: Vec<String> = [
         "--data-dir",

@@ -468,15 +468,7 @@ async fn serve_refuses_a_bad_setting_in_the_environment_and_names_it_once() {
 #[tokio::test]
 async fn serve_builds_the_bundled_connectors_that_the_environment_names() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let sources = dir.path().join("sources");
-    let marketplace = dir.path().join("marketplace");
-    std::fs::create_dir_all(&sources).expect("mkdir");
-    std::fs::write(
-        sources.join("Cargo.toml"),
-        "[workspace]\nresolver = \"3\"\nmembers = [\"hollow\"]\n",
-    )
-    .expect("write");
-    crate::newcomer::bundled_crate(&sources, &marketplace, "hollow", "");
+    let (sources, marketplace) = crate::newcomer::bundled_workspace(dir.path(), &[("hollow", "")]);
     let log = dir.path().join("serve.log");
     // No `--bundled-connectors`: the folder comes from the environment alone, and the
     // default (`plugins` in the working directory) does not exist here.
